@@ -1,0 +1,98 @@
+"""A disk cache of preprocessed arrays: memory-mapped, content-keyed, written atomically.
+
+An entry is a folder ``<root>/<name>-<key>/`` holding one ``.npy`` per array and a
+``meta.json``. The key is a hash of everything that determines the arrays (dataset, files,
+preprocessing config, code version), so a changed config never reads a stale entry. Entries are
+built in a temporary sibling folder and renamed into place in one step: an interrupted build
+leaves no entry that loads, and the next run rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_VERSION = 1
+_COMPLETE = "meta.json"  # written last; its presence marks a complete entry
+
+
+def default_root() -> Path:
+    """``$EEGKIT_CACHE`` or ``~/.cache/eegkit``."""
+    return Path(os.environ.get("EEGKIT_CACHE", Path.home() / ".cache" / "eegkit"))
+
+
+def cache_key(**config: Any) -> str:
+    """A stable 16-hex-digit hash of a JSON-able config (keys sorted)."""
+    blob = json.dumps({"_v": CACHE_VERSION, **config}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class ArrayCache:
+    """Content-keyed store of named numpy arrays under ``root``.
+
+    Examples
+    --------
+    >>> cache = ArrayCache("/tmp/c")
+    >>> arrays = cache.get_or_build("sleep_edf", key, build)  # build() -> dict of arrays
+    """
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def path(self, name: str, key: str) -> Path:
+        return self.root / f"{name}-{key}"
+
+    def exists(self, name: str, key: str) -> bool:
+        return (self.path(name, key) / _COMPLETE).is_file()
+
+    def load(self, name: str, key: str, mmap: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+        """Arrays (memory-mapped read-only by default) and the entry's metadata."""
+        folder = self.path(name, key)
+        meta = json.loads((folder / _COMPLETE).read_text())
+        arrays = {
+            k: np.load(folder / f"{k}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+            for k in meta["arrays"]
+        }
+        return arrays, meta.get("user", {})
+
+    def save(self, name: str, key: str, arrays: Mapping[str, np.ndarray],
+             meta: dict | None = None) -> Path:
+        """Write an entry atomically (temporary folder, then one rename)."""
+        final = self.path(name, key)
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{key}-", dir=self.root))
+        try:
+            for k, v in arrays.items():
+                np.save(tmp / f"{k}.npy", np.ascontiguousarray(v), allow_pickle=False)
+            info = {"arrays": list(arrays), "user": meta or {}}
+            (tmp / _COMPLETE).write_text(json.dumps(info, default=str))
+            if final.exists():  # an incomplete leftover, or a concurrent writer won
+                if self.exists(name, key):
+                    shutil.rmtree(tmp)
+                    return final
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    def get_or_build(self, name: str, key: str,
+                     build: Callable[[], tuple[Mapping[str, np.ndarray], dict]],
+                     mmap: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+        """Load the entry, building and saving it first on a miss.
+
+        ``build`` returns ``(arrays, meta)``.
+        """
+        if not self.exists(name, key):
+            arrays, meta = build()
+            self.save(name, key, arrays, meta)
+        return self.load(name, key, mmap=mmap)

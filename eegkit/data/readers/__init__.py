@@ -1,0 +1,1 @@
+"""One module per dataset; each registers its reader with :func:`eegkit.data.register_dataset`."""

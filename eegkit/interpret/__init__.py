@@ -1,0 +1,1 @@
+"""Interpretation: plots and attention inspection."""

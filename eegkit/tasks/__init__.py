@@ -1,0 +1,1 @@
+"""Lightning modules (one per training recipe)."""

@@ -1,0 +1,124 @@
+"""A LightningModule that trains any registered model as a window classifier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from eegkit.metrics import classification_metrics
+from eegkit.models import create_model
+
+_DIMS = ("n_chans", "n_outputs", "n_times", "sfreq")
+
+
+class ClassificationTask(L.LightningModule):
+    """Supervised classification of ``(B, C, T)`` windows with a registered model.
+
+    Input dimensions that are not given are read from the datamodule (its ``n_chans``,
+    ``n_times``, ``sfreq``, ``n_outputs`` and ``class_names`` attributes) when Lightning calls
+    :meth:`configure_model`, and stored in the hyper-parameters, so a checkpoint rebuilds itself.
+
+    Parameters
+    ----------
+    model : str
+        Name in :func:`eegkit.models.list_models`.
+    model_kwargs : dict, optional
+        Extra constructor arguments of the model.
+    n_chans, n_outputs, n_times, sfreq : optional
+        braindecode's constructor contract; taken from the datamodule when ``None``.
+    lr, weight_decay : float
+        AdamW settings.
+    label_smoothing : float
+        Cross-entropy label smoothing.
+    scheduler : {"cosine", "none"}
+        Cosine annealing over all training steps, or a constant rate.
+    class_names : list of str, optional
+    """
+
+    def __init__(
+        self,
+        model: str = "eegnet",
+        model_kwargs: dict[str, Any] | None = None,
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        label_smoothing: float = 0.0,
+        scheduler: str = "cosine",
+        class_names: list[str] | None = None,
+    ):
+        super().__init__()
+        if scheduler not in ("cosine", "none"):
+            raise ValueError(f"scheduler must be 'cosine' or 'none', got {scheduler!r}")
+        self.save_hyperparameters()
+        self.net: torch.nn.Module | None = None
+        if all(getattr(self.hparams, d) is not None for d in _DIMS):
+            self._build()
+
+    def _build(self) -> None:
+        hp = self.hparams
+        dims = {d: getattr(hp, d) for d in _DIMS}
+        self.net = create_model(hp.model, **dims, **(hp.model_kwargs or {}))
+        n = hp.n_outputs
+        self.val_metrics = classification_metrics(n, prefix="val/")
+        self.test_metrics = classification_metrics(n, prefix="test/")
+
+    def configure_model(self) -> None:
+        if self.net is not None:
+            return
+        dm = getattr(self.trainer, "datamodule", None)
+        for d in (*_DIMS, "class_names"):
+            if getattr(self.hparams, d) is None:
+                value = getattr(dm, d, None)
+                if value is None and d != "class_names":
+                    raise ValueError(f"{d} is not set on the model and the datamodule has none")
+                self.hparams[d] = value
+        self._build()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(self, batch):
+        logits = self(batch["x"])
+        loss = F.cross_entropy(logits, batch["y"], label_smoothing=self.hparams.label_smoothing)
+        return loss, logits
+
+    def training_step(self, batch, batch_idx):
+        loss, _ = self._step(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["y"]))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, logits = self._step(batch)
+        self.val_metrics.update(logits.argmax(-1), batch["y"])
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["y"]))
+
+    def on_validation_epoch_end(self):
+        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.val_metrics.reset()
+
+    def test_step(self, batch, batch_idx):
+        _, logits = self._step(batch)
+        self.test_metrics.update(logits.argmax(-1), batch["y"])
+
+    def on_test_epoch_end(self):
+        self.log_dict(self.test_metrics.compute())
+        self.test_metrics.reset()
+
+    def predict_step(self, batch, batch_idx):
+        return {"y_true": batch["y"], "y_pred": self(batch["x"]).argmax(-1)}
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+        if self.hparams.scheduler == "none":
+            return opt
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

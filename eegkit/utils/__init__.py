@@ -1,0 +1,1 @@
+"""Small helpers shared across eegkit (no heavy imports here)."""
