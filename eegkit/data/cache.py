@@ -14,7 +14,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,31 @@ _COMPLETE = "meta.json"  # written last; its presence marks a complete entry
 def default_root() -> Path:
     """``$EEGKIT_CACHE`` or ``~/.cache/eegkit``."""
     return Path(os.environ.get("EEGKIT_CACHE", Path.home() / ".cache" / "eegkit"))
+
+
+@contextmanager
+def publish_atomically(final: str | Path, complete: str) -> Iterator[Path]:
+    """Build a folder in a temporary sibling and rename it to ``final`` in one step.
+
+    Yields the temporary folder to fill. On success it replaces ``final``; a ``final`` that
+    already holds ``complete`` (a concurrent writer won) is kept and the new build discarded; a
+    ``final`` without it (an interrupted leftover) is replaced. On any error the temporary
+    folder is removed, so nothing half-written is ever visible under ``final``.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            if (final / complete).exists():
+                shutil.rmtree(tmp)
+                return
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def cache_key(**config: Any) -> str:
@@ -67,22 +93,11 @@ class ArrayCache:
              meta: dict | None = None) -> Path:
         """Write an entry atomically (temporary folder, then one rename)."""
         final = self.path(name, key)
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{key}-", dir=self.root))
-        try:
+        with publish_atomically(final, _COMPLETE) as tmp:
             for k, v in arrays.items():
                 np.save(tmp / f"{k}.npy", np.ascontiguousarray(v), allow_pickle=False)
             info = {"arrays": list(arrays), "user": meta or {}}
             (tmp / _COMPLETE).write_text(json.dumps(info, default=str))
-            if final.exists():  # an incomplete leftover, or a concurrent writer won
-                if self.exists(name, key):
-                    shutil.rmtree(tmp)
-                    return final
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return final
 
     def get_or_build(self, name: str, key: str,

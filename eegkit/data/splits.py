@@ -53,3 +53,45 @@ def check_nonempty(name: str, index: np.ndarray, what: str = "split") -> np.ndar
     if len(index) == 0:
         raise DataError(None, f"{what} {name!r} is empty")
     return index
+
+
+def stratified_group_split(
+    groups: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/validation/test indices by group, with the class mix kept on every side.
+
+    When every group holds a single class (segments of Bonn, UCI-ESR), a ``test_fraction`` and
+    a ``val_fraction`` of each class's groups (rounded) are held out, so all chunks of one
+    segment stay together and every class appears on each side. When groups mix classes
+    (subjects with several activities), the same fractions of all groups are held out without
+    stratification.
+
+    Returns
+    -------
+    train_idx, val_idx, test_idx : ndarray of int
+    """
+    groups, y = np.asarray(groups), np.asarray(y)
+    if len(groups) != len(y):
+        raise ValueError(f"{len(groups)} groups for {len(y)} labels")
+    for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= f < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {f}")
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError("val_fraction + test_fraction must be < 1")
+    if len(y) == 0:
+        return tuple(np.zeros(0, dtype=np.int64) for _ in range(3))
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    counts = np.zeros((len(uniq), int(y.max()) + 1), dtype=np.int64)
+    np.add.at(counts, (inverse, y), 1)
+    pure = ((counts > 0).sum(1) == 1).all()
+    group_class = counts.argmax(1) if pure else np.zeros(len(uniq), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    side = np.zeros(len(uniq), dtype=np.int8)  # 0 train, 1 val, 2 test
+    for c in np.unique(group_class):
+        members = rng.permutation(np.flatnonzero(group_class == c))
+        n_test = int(round(test_fraction * len(members)))
+        n_val = int(round(val_fraction * len(members)))
+        side[members[:n_test]] = 2
+        side[members[n_test:n_test + n_val]] = 1
+    item_side = side[inverse]
+    return tuple(np.flatnonzero(item_side == s) for s in range(3))

@@ -1,0 +1,125 @@
+"""Bonn University epilepsy EEG (Andrzejak et al., Phys. Rev. E 64, 061907, 2001).
+
+Five sets of 100 single-channel segments, 4,097 samples at 173.61 Hz (23.6 s), one integer
+sample per line in ``<SET><NNN>.txt`` (set N ships upper-case ``.TXT``). The sets come as
+``Z.zip``, ``O.zip``, ``N.zip``, ``F.zip``, ``S.zip``; the reader takes a folder holding the
+zips, the extracted folders, or any mix (a single zip works too), and reads inside the archives.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from eegkit.data import register_dataset
+from eegkit.data.readers._files import FileTree
+from eegkit.data.types import DataError, Windows
+
+#: Set letters in class-index order, with what each set contains.
+SETS: dict[str, str] = {
+    "Z": "healthy, eyes open (surface)",
+    "O": "healthy, eyes closed (surface)",
+    "N": "interictal, hippocampal formation opposite the epileptogenic zone",
+    "F": "interictal, epileptogenic zone",
+    "S": "ictal (seizure)",
+}
+SFREQ = 173.61
+SEGMENT_SAMPLES = 4097
+_SEGMENT_FILE = re.compile(r"^([ZONFS])(\d{3})\.txt$", re.IGNORECASE)
+
+
+def parse_segment(text: bytes, source: Path, n_samples: int = SEGMENT_SAMPLES) -> np.ndarray:
+    """The samples of one segment file: exactly ``n_samples`` integer lines.
+
+    Raises
+    ------
+    DataError
+        Naming ``source`` and the first line that is not an integer, or the wrong count.
+    """
+    lines = text.split()
+    try:
+        values = np.array(lines, dtype=np.int64)
+    except ValueError:
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip() and not re.fullmatch(rb"\s*[+-]?\d+\s*", line):
+                raise DataError(source, f"line {number} is not an integer: {line[:40]!r}") from None
+        raise DataError(source, "expected one integer per line") from None
+    if len(values) != n_samples:
+        raise DataError(source, f"expected {n_samples} samples, found {len(values)}")
+    return values
+
+
+def segment_files(tree: FileTree) -> dict[str, str]:
+    """Segment id (``"Z001"``) → relative file path, for every segment file in ``tree``.
+
+    A segment present twice (a zip next to its extracted folder) is read once, from the path
+    that sorts first.
+    """
+    found: dict[str, str] = {}
+    for name in tree.names():
+        match = _SEGMENT_FILE.match(PurePosixPath(name).name)
+        if match:
+            found.setdefault(match[1].upper() + match[2], name)
+    return found
+
+
+def chunk_segments(X: np.ndarray, chunk: int) -> tuple[np.ndarray, int]:
+    """Cut ``(n, C, T)`` segments into ``T // chunk`` consecutive chunks (the tail is dropped).
+
+    Returns the ``(n * k, C, chunk)`` chunks (segment-major) and ``k``.
+    """
+    n, c, t = X.shape
+    k = t // chunk
+    if k < 1:
+        raise ValueError(f"chunk of {chunk} samples is longer than the {t}-sample segments")
+    chunks = X[..., : k * chunk].reshape(n, c, k, chunk).transpose(0, 2, 1, 3)
+    return chunks.reshape(n * k, c, chunk), k
+
+
+@register_dataset("bonn", kind="windows", sfreq=SFREQ, n_times=SEGMENT_SAMPLES,
+                  channels=("EEG",), official_split=False)
+def read_bonn(path: Path, sets: str = "ZONFS", chunk: int | None = None) -> Windows:
+    """Read the Bonn segments as single-channel windows.
+
+    Parameters
+    ----------
+    path : Path
+        Folder with ``Z.zip`` … ``S.zip`` and/or the extracted folders, or one set's zip.
+    sets : str
+        Which sets to read, in the order that defines the class indices (``"ZS"`` gives the
+        classic healthy-vs-seizure task with Z = 0, S = 1).
+    chunk : int, optional
+        Cut every segment into ``4097 // chunk`` consecutive chunks of ``chunk`` samples (178
+        gives the 23 chunks per segment of the UCI Epileptic Seizure Recognition table). Chunks
+        keep their segment as ``group``, so group-aware splits never separate them.
+
+    Returns
+    -------
+    Windows
+        ``X`` (n, 1, 4097 or chunk) float32 in the file's integer units, ``y`` the set index in
+        ``sets``, ``subject`` and ``group`` the segment id (``"Z001"``; the subject of each
+        segment is not published). Chunks are segment-major, in time order.
+    """
+    sets = sets.upper()
+    if not sets or any(s not in SETS for s in sets) or len(set(sets)) != len(sets):
+        raise ValueError(f"sets must be distinct letters of {''.join(SETS)}, got {sets!r}")
+    with FileTree(path) as tree:
+        files = segment_files(tree)
+        ids = sorted((i for i in files if i[0] in sets), key=lambda i: (sets.index(i[0]), i))
+        missing = [s for s in sets if not any(i[0] == s for i in ids)]
+        if missing:
+            raise DataError(path, f"no segment files (<SET><NNN>.txt) for set(s) {missing}")
+        X = np.stack([parse_segment(tree.read(files[i]), tree.source(files[i])) for i in ids])
+    X = X.astype(np.float32)[:, None, :]
+    y = np.array([sets.index(i[0]) for i in ids], dtype=np.int64)
+    segment = np.array(ids)
+    meta = {"sets": sets, "descriptions": [SETS[s] for s in sets]}
+    if chunk is not None:
+        X, k = chunk_segments(X, chunk)
+        y, segment = np.repeat(y, k), np.repeat(segment, k)
+    return Windows(
+        X=X, y=y, subject=segment, group=segment.copy(), sfreq=SFREQ, ch_names=["EEG"],
+        classes=list(sets), domain="bonn", meta=meta,
+    )

@@ -1,0 +1,266 @@
+"""Sleep pipeline: any registered sleep reader -> sequences of 20 thirty-second epochs.
+
+For each recording, on the (EEG, EOG) pair named by the reader's ``sleep_channels`` metadata:
+
+1. keep the scored part of the night; where the dataset asks for it (registry metadata
+   ``wake_margin_min``, 30 min for Sleep-EDF), only the wake within that margin before the first
+   and after the last sleep epoch;
+2. resample to 100 Hz, band-pass 0.3-35 Hz (zero-phase), on that part plus a one-minute guard
+   on each side so the filter's edge transients fall outside the kept epochs;
+3. z-score each channel over the kept part of the recording;
+4. cut 30-s epochs aligned to the stages, drop unscored/movement epochs (count logged);
+5. pack the remaining epochs, in time order, into non-overlapping sequences of ``seq_len``
+   epochs (a sequence steps over a dropped epoch, as in the published pipelines); the
+   remainder (< ``seq_len`` epochs) is dropped.
+
+Results are stored with :class:`~eegkit.data.cache.ArrayCache` (memory-mapped on reading),
+keyed by the dataset name, the reader arguments, every file under the dataset folder (name,
+size, modification time) and the preprocessing config, so a second call reads the cache.
+
+Example
+-------
+>>> seqs = prepare_sleep("sleep_edf", "sleep-edfx/")
+>>> seqs.X.shape  # (n_sequences, 20, 2, 3000)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from eegkit.data import dataset_info, load
+from eegkit.data import preprocess as pp
+from eegkit.data.cache import ArrayCache
+from eegkit.data.cache import cache_key as make_key
+from eegkit.data.readers._files import path_fingerprint
+from eegkit.data.types import EPOCH_SEC, STAGES, UNSCORED, DataError, Recording
+
+log = logging.getLogger(__name__)
+
+PIPELINE_VERSION = 1
+_GUARD_SEC = 60.0  # signal kept on both sides while filtering, then discarded
+
+
+@dataclass(frozen=True)
+class SleepConfig:
+    """Preprocessing settings (all of them enter the cache key).
+
+    ``wake_margin_min``: minutes of wake kept around the sleep period; ``"auto"`` takes the
+    reader's registry metadata (30 for Sleep-EDF, none elsewhere), ``None`` keeps all scored
+    epochs.
+    """
+
+    sfreq: float = 100.0
+    l_freq: float = 0.3
+    h_freq: float = 35.0
+    seq_len: int = 20
+    wake_margin_min: float | None | str = "auto"
+
+
+@dataclass
+class SleepSequences:
+    """The prepared sequences of one dataset (one domain).
+
+    Attributes
+    ----------
+    X : ndarray, shape (n_sequences, seq_len, 2, n_times), float32
+        (EEG, EOG) epochs; memory-mapped when read from the cache.
+    y : ndarray of int8, shape (n_sequences, seq_len)
+    subject, recording, position : ndarray of int32, shape (n_sequences,)
+        Index into :attr:`subjects` / :attr:`recordings`, and the sequence's rank in its
+        recording (0, 1, ...).
+    subjects, recordings : list of str
+    domain : str
+    ch_names : list of str
+    sfreq : float
+    info : dict
+        Per-recording facts gathered while preparing (native rate, scored/dropped epochs).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    subject: np.ndarray
+    recording: np.ndarray
+    position: np.ndarray
+    subjects: list[str]
+    recordings: list[str]
+    domain: str
+    ch_names: list[str]
+    sfreq: float
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+
+def keep_range(stages: np.ndarray, wake_margin_epochs: int | None) -> tuple[int, int]:
+    """``[start, stop)`` epochs to keep: the scored span, narrowed to the sleep period plus a
+    wake margin when one is given. ``(0, 0)`` when nothing qualifies."""
+    scored = np.flatnonzero(stages != UNSCORED)
+    if len(scored) == 0:
+        return 0, 0
+    start, stop = int(scored[0]), int(scored[-1]) + 1
+    if wake_margin_epochs is not None:
+        asleep = np.flatnonzero(np.isin(stages, (1, 2, 3, 4)))
+        if len(asleep) == 0:
+            return 0, 0
+        start = max(start, int(asleep[0]) - wake_margin_epochs)
+        stop = min(stop, int(asleep[-1]) + 1 + wake_margin_epochs)
+    return start, stop
+
+
+def recording_epochs(rec: Recording, channels: tuple[str, str], config: SleepConfig,
+                     wake_margin_epochs: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Scored epochs ``(n, 2, T)`` float32, their stages ``(n,)`` int8, and how many epochs in
+    the kept span were dropped as unscored."""
+    if rec.stages is None:
+        raise DataError(rec.source, "recording has no sleep stages")
+    stages = np.asarray(rec.stages, dtype=np.int8)
+    onset = int(round(rec.epoch_onset * rec.sfreq))
+    per_epoch = EPOCH_SEC * rec.sfreq
+    n_fit = int((rec.n_times - onset) // per_epoch)
+    stages = stages[:n_fit]  # epochs the signal covers completely
+    start, stop = keep_range(stages, wake_margin_epochs)
+    n_out = int(round(EPOCH_SEC * config.sfreq))
+    if stop <= start:
+        log.warning("%s: no epoch to keep (no scored sleep)", rec.source)
+        return np.zeros((0, 2, n_out), np.float32), np.zeros(0, np.int8), 0
+    guard = int(_GUARD_SEC * rec.sfreq)
+    a = onset + int(round(start * per_epoch))
+    b = onset + int(round(stop * per_epoch))
+    lo, hi = max(0, a - guard), min(rec.n_times, b + guard)
+    # resample and filter channel by channel: temporaries stay the size of one channel
+    x = np.stack([
+        pp.bandpass(pp.resample(rec.channel(c)[lo:hi], rec.sfreq, config.sfreq),
+                    config.sfreq, config.l_freq, config.h_freq)
+        for c in channels
+    ])
+    cut = int(round((a - lo) * config.sfreq / rec.sfreq))
+    x = x[:, cut: cut + (stop - start) * n_out]
+    if x.shape[1] < (stop - start) * n_out:  # resampling can lose a sample at the very end
+        x = np.pad(x, ((0, 0), (0, (stop - start) * n_out - x.shape[1])), mode="edge")
+    x = pp.zscore(x, out=x)
+    kept = stages[start:stop]
+    scored = kept != UNSCORED
+    return pp.epochs(x, n_out)[scored], kept[scored], int((~scored).sum())
+
+
+def _resolve_margin(name: str, config: SleepConfig) -> int | None:
+    margin = config.wake_margin_min
+    if margin == "auto":
+        margin = dataset_info(name).get("wake_margin_min")
+    return None if margin is None else int(round(float(margin) * 60 / EPOCH_SEC))
+
+
+def _build(name: str, path: Path, config: SleepConfig, reader_kwargs: dict,
+           scratch: Path, progress: bool) -> tuple[dict[str, np.ndarray], dict]:
+    info_meta = dataset_info(name)
+    channels = tuple(info_meta["sleep_channels"])
+    margin = _resolve_margin(name, config)
+    recordings = load(name, path, channels=list(channels), **reader_kwargs)
+    L, T = config.seq_len, int(round(EPOCH_SEC * config.sfreq))
+    ys, subj, recs, pos = [], [], [], []
+    subjects: dict[str, int] = {}
+    names: list[str] = []
+    per_rec: dict[str, dict] = {}
+    n_seq_total = 0
+    # sequences are streamed to a scratch file: a large dataset never sits in memory at once
+    with open(scratch, "wb") as out:
+        for rec in tqdm(recordings, total=len(recordings), desc=f"prepare {name}",
+                        unit="rec", disable=not progress):
+            X, y, n_dropped = recording_epochs(rec, channels, config, margin)
+            recording, subject = rec.recording, rec.subject
+            per_rec[recording] = {
+                "subject": subject, "native_sfreq": rec.sfreq, "epochs": len(y),
+                "dropped_unscored": n_dropped, "sequences": len(y) // L,
+            }
+            del rec  # free the night before the next one is read
+            if n_dropped:
+                log.info("%s: dropped %d unscored/movement epochs", recording, n_dropped)
+            n_seq = len(y) // L
+            if n_seq:
+                np.ascontiguousarray(X[: n_seq * L], dtype=np.float32).tofile(out)
+                ys.append(y[: n_seq * L].reshape(n_seq, L))
+                sid = subjects.setdefault(subject, len(subjects))
+                subj.append(np.full(n_seq, sid, np.int32))
+                recs.append(np.full(n_seq, len(names), np.int32))
+                pos.append(np.arange(n_seq, dtype=np.int32))
+                names.append(recording)
+                n_seq_total += n_seq
+            del X
+    if n_seq_total == 0:
+        raise DataError(path, f"no complete sequence of {L} scored epochs in {name}")
+    arrays = {
+        "X": np.memmap(scratch, dtype=np.float32, mode="r", shape=(n_seq_total, L, 2, T)),
+        "y": np.concatenate(ys), "subject": np.concatenate(subj),
+        "recording": np.concatenate(recs), "position": np.concatenate(pos),
+    }
+    meta = {"subjects": list(subjects), "recordings": names, "ch_names": list(channels),
+            "sfreq": config.sfreq, "domain": name, "per_recording": per_rec}
+    return arrays, meta
+
+
+def prepare_sleep(name: str, path: str | Path, config: SleepConfig | None = None,
+                  cache_dir: str | Path | None = None, progress: bool = True,
+                  **reader_kwargs) -> SleepSequences:
+    """Prepared (cached) sequences of sleep dataset ``name`` read from ``path``.
+
+    Parameters
+    ----------
+    name : str
+        A registered reader of ``kind="sleep"`` with ``sleep_channels`` metadata.
+    path : str or Path
+        The dataset folder as distributed.
+    config : SleepConfig, optional
+    cache_dir : str or Path, optional
+        Cache root (default ``$EEGKIT_CACHE`` or ``~/.cache/eegkit``).
+    progress : bool
+        Show a progress bar over recordings while preparing.
+    **reader_kwargs
+        Passed to the reader (``channels`` is set by the pipeline).
+    """
+    config = config or SleepConfig()
+    info = dataset_info(name)
+    if info.get("kind") != "sleep" or "sleep_channels" not in info:
+        raise ValueError(f"{name!r} is not a sleep reader with sleep_channels metadata")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(path, f"dataset path does not exist (reader {name!r})")
+    key = make_key(dataset=name, pipeline=PIPELINE_VERSION, config=asdict(config),
+                   channels=info["sleep_channels"], wake_margin=_resolve_margin(name, config),
+                   reader_kwargs=reader_kwargs, files=path_fingerprint(path))
+    cache = ArrayCache(cache_dir)
+    entry = f"sleep-{name}"
+    if not cache.exists(entry, key):
+        cache.root.mkdir(parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(prefix=f".{entry}-", suffix=".f32", dir=cache.root)
+        os.close(fd)
+        try:
+            arrays, meta = _build(name, path, config, reader_kwargs, Path(scratch), progress)
+            cache.save(entry, key, arrays, meta)
+            del arrays
+        finally:
+            os.unlink(scratch)
+    arrays, meta = cache.load(entry, key)
+    return SleepSequences(
+        X=arrays["X"], y=arrays["y"], subject=arrays["subject"], recording=arrays["recording"],
+        position=arrays["position"], subjects=meta["subjects"], recordings=meta["recordings"],
+        domain=meta["domain"], ch_names=meta["ch_names"], sfreq=meta["sfreq"],
+        info=meta["per_recording"],
+    )
+
+
+def class_counts(y: np.ndarray) -> dict[str, int]:
+    """Number of epochs per stage name."""
+    counts = np.bincount(np.asarray(y).ravel().astype(np.int64), minlength=len(STAGES))
+    return {s: int(c) for s, c in zip(STAGES, counts, strict=True)}
+
+
+__all__ = ["SleepConfig", "SleepSequences", "class_counts", "keep_range", "prepare_sleep",
+           "recording_epochs"]
