@@ -1,12 +1,18 @@
-"""Evaluate a checkpoint on the test split of a config's datamodule and write a report.
+"""Evaluate a checkpoint and write a report.
 
-Writes ``<out_dir>/report/metrics.json`` (accuracy, macro-F1, κ, per-class F1, confusion) and
-``confusion_matrix.png``.
+Writes ``<out_dir>/report/metrics.json`` (accuracy, macro-F1, κ, per-class F1, confusion),
+``confusion_matrix.png`` and, for sleep staging, true-vs-predicted hypnograms. The checkpoint is
+``--ckpt_path`` or the run's ``best-*.ckpt``. ``--eval_domain D`` evaluates on the whole of
+domain D instead (report in ``<out_dir>/report_D/``); ``--lodo true`` re-evaluates every fold's
+best checkpoint on its held-out domain and rewrites ``<out_dir>/lodo_summary.{md,csv}``.
 
 Examples
 --------
 python evaluate.py --config configs/baselines/uci_har_eegnet.yaml \
     --ckpt_path runs/har/checkpoints/last.ckpt
+python evaluate.py --config configs/sleepdifformer/demo.yaml
+python evaluate.py --config configs/sleepdifformer/demo.yaml \
+    --out_dir runs/demo/sleepdifformer/hmc --eval_domain isruc
 python evaluate.py --help
 """
 

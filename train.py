@@ -1,9 +1,15 @@
 """Train a model from a YAML config.
 
+With ``--lodo true`` (set in the sleep configs) every leave-one-domain-out fold is trained,
+evaluated and reported in ``<out_dir>/<domain>/`` and the summary goes to
+``<out_dir>/lodo_summary.{md,csv}``; ``--data.init_args.held_out D`` restricts it to one fold.
+Completed folds are skipped and an interrupted fold resumes from its ``last.ckpt``.
+
 Examples
 --------
-python train.py --config configs/baselines/uci_har_eegnet.yaml
 python train.py --config configs/baselines/uci_har_eegnet.yaml --trainer.max_epochs 2
+python train.py --config configs/sleepdifformer/demo.yaml
+python train.py --config configs/sleepdifformer/paper.yaml --data.init_args.held_out hmc
 python train.py --help
 """
 

@@ -1,0 +1,213 @@
+"""Sequence-to-sequence sleep staging: SleepDIFFormer and the braindecode baselines.
+
+One harness trains every registered model with ``input="sequence"`` on batches of
+``(B, E, C, T)`` sequences of 30-s epochs with one label per epoch. A model that has
+``forward_train`` (SleepDIFFormer) returns logits, aligned features and a reconstruction and is
+trained with :class:`eegkit.losses.sleepdifformer.SleepDIFFormerLoss`; the others return logits
+only and are trained with label-smoothed cross-entropy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from eegkit.models import model_info
+from eegkit.tasks.classification import ClassificationTask
+
+
+class SleepStagingTask(ClassificationTask):
+    """Sleep staging of ``(B, E, C, T)`` sequences with a registered sequence model.
+
+    Batches are dicts with ``x`` ``(B, E, C, T)``, ``y`` ``(B, E)`` and ``domain`` ``(B,)``
+    (plus ``recording`` and ``position`` for hypnograms at prediction time). Dimensions not given
+    are read from the datamodule (see :class:`~eegkit.tasks.classification.ClassificationTask`).
+
+    Parameters
+    ----------
+    model : str
+        A registered model with ``input="sequence"``. Models tagged ``"single_channel"``
+        (AttnSleep) are built with one channel and get the first channel of ``x`` (the EEG).
+    model_kwargs : dict, optional
+        Extra constructor arguments of the model.
+    w_align, w_rec : float
+        Weights of the domain-alignment and reconstruction terms (SleepDIFFormer only; 0 turns a
+        term off).
+    label_smoothing : float
+        Cross-entropy label smoothing.
+    lr, weight_decay : float
+        Adam settings (weight decay as an L2 penalty, as in the paper).
+    scheduler : {"cosine", "none"}
+        Cosine annealing over all training steps, or a constant rate.
+    n_chans, n_outputs, n_times, sfreq : optional
+        braindecode's constructor contract (``n_times`` is one epoch); taken from the datamodule
+        when ``None``.
+    class_names : list of str, optional
+    """
+
+    def __init__(
+        self,
+        model: str = "sleepdifformer",
+        model_kwargs: dict[str, Any] | None = None,
+        w_align: float = 0.5,
+        w_rec: float = 0.5,
+        label_smoothing: float = 0.1,
+        lr: float = 5e-4,
+        weight_decay: float = 5e-5,
+        scheduler: str = "cosine",
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        class_names: list[str] | None = None,
+    ):
+        info = model_info(model)
+        if info.get("input") != "sequence":
+            raise ValueError(
+                f"model {model!r} takes input={info.get('input')!r}; sleep staging needs a "
+                "model registered with input='sequence' (e.g. 'attn_sleep_seq', 'usleep')"
+            )
+        self.single_channel = "single_channel" in info.get("tags", ())
+        super().__init__(
+            model=model, model_kwargs=model_kwargs, n_chans=n_chans, n_outputs=n_outputs,
+            n_times=n_times, sfreq=sfreq, lr=lr, weight_decay=weight_decay,
+            label_smoothing=label_smoothing, scheduler=scheduler, class_names=class_names,
+        )
+
+    def _build(self) -> None:
+        if self.single_channel:
+            # Build with the EEG channel only; hparams keep the datamodule's channel count.
+            n_chans = self.hparams.n_chans
+            self.hparams.n_chans = 1
+            super()._build()
+            self.hparams.n_chans = n_chans
+        else:
+            super()._build()
+        self.criterion = None
+        if hasattr(self.net, "forward_train"):
+            from eegkit.losses.sleepdifformer import SleepDIFFormerLoss
+
+            self.criterion = SleepDIFFormerLoss(
+                self.hparams.w_align, self.hparams.w_rec, self.hparams.label_smoothing
+            )
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, :1] if self.single_channel else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, E, n_outputs)`` for a batch of sequences ``(B, E, C, T)``."""
+        return self.net(self._input(x))
+
+    def _step(self, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        x, y = self._input(batch["x"]), batch["y"]
+        if self.criterion is None:
+            logits = self.net(x)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(),
+                                   label_smoothing=self.hparams.label_smoothing)
+            return loss, {"ce": loss}, logits
+        out = self.net.forward_train(x)
+        loss, parts = self.criterion(out, y, batch["domain"], x)
+        return loss, parts, out["logits"]
+
+    def _log_losses(self, stage: str, loss, parts, batch_size: int) -> None:
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=batch_size,
+                 sync_dist=stage == "val")
+        self.log_dict({f"{stage}/{k}": v for k, v in parts.items()}, batch_size=batch_size,
+                      sync_dist=stage == "val")
+
+    def training_step(self, batch, batch_idx):
+        loss, parts, _ = self._step(batch)
+        self._log_losses("train", loss, parts, len(batch["y"]))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss, parts, logits = self._step(batch)
+        # Metrics over every epoch of every sequence.
+        self.val_metrics.update(logits.argmax(-1).flatten(), batch["y"].flatten())
+        self._log_losses("val", loss, parts, len(batch["y"]))
+
+    def test_step(self, batch, batch_idx):
+        logits = self(batch["x"])
+        self.test_metrics.update(logits.argmax(-1).flatten(), batch["y"].flatten())
+
+    def predict_step(self, batch, batch_idx):
+        """Per-epoch labels, flattened, with where each epoch comes from.
+
+        Returns ``y_true``, ``y_pred``, ``recording``, ``domain`` (one entry per epoch) and
+        ``position`` (an order key of the epoch within its recording).
+        """
+        y = batch["y"]
+        b, e = y.shape
+        out = {"y_true": y.flatten(), "y_pred": self(batch["x"]).argmax(-1).flatten()}
+        for key in ("recording", "domain"):
+            if key in batch:
+                out[key] = _per_epoch(batch[key], e).flatten()
+        if "position" in batch:
+            pos = batch["position"]
+            if pos.dim() == 1:  # one start index per sequence: epochs follow in order
+                pos = pos[:, None] * e + torch.arange(e, device=pos.device)
+            out["position"] = pos.flatten()
+        return out
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+        if self.hparams.scheduler == "none":
+            return opt
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def _per_epoch(value: torch.Tensor, n_epochs: int) -> torch.Tensor:
+    value = torch.as_tensor(value)
+    return value[:, None].expand(-1, n_epochs) if value.dim() == 1 else value
+
+
+def hypnograms(outputs: list[dict[str, torch.Tensor]]) -> dict[int, dict[str, np.ndarray]]:
+    """Regroup :meth:`SleepStagingTask.predict_step` outputs into one night per recording.
+
+    Returns ``{recording id: {"y_true", "y_pred"}}`` with epochs in recording order.
+    """
+    cat = {k: torch.cat([o[k].flatten() for o in outputs]).cpu().numpy()
+           for k in ("y_true", "y_pred", "recording", "position")}
+    nights = {}
+    for rec in np.unique(cat["recording"]):
+        sel = np.flatnonzero(cat["recording"] == rec)
+        sel = sel[np.argsort(cat["position"][sel], kind="stable")]
+        nights[int(rec)] = {"y_true": cat["y_true"][sel], "y_pred": cat["y_pred"][sel]}
+    return nights
+
+
+def write_hypnograms(
+    out_dir, outputs: list[dict[str, torch.Tensor]], class_names: list[str], n: int = 2,
+    recording_names: list[str] | None = None, title: str = "",
+) -> list[Path]:
+    """Save true-vs-predicted hypnograms of the first ``n`` recordings as PNGs in ``out_dir``.
+
+    Returns the paths written. ``recording_names`` maps recording ids to names for file names and
+    titles (ids are used when it is ``None``).
+    """
+    import matplotlib.pyplot as plt
+
+    from eegkit.interpret.plots import plot_hypnogram
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for rec, night in list(hypnograms(outputs).items())[:n]:
+        name = recording_names[rec] if recording_names is not None else f"recording{rec}"
+        acc = float(np.mean(night["y_true"] == night["y_pred"]))
+        fig = plot_hypnogram(night["y_true"], night["y_pred"], stage_names=tuple(class_names),
+                             title=f"{name}: accuracy {100 * acc:.1f} %"
+                             + (f" ({title})" if title else ""))
+        path = out_dir / f"hypnogram_{name.replace('/', '_')}.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    return paths
