@@ -1,0 +1,161 @@
+"""SSMDP: the structured state-space diffusion backbone of EEGDM (Puah et al., 2025).
+
+A DiffWave-style residual stack of bidirectional S4D blocks that denoises **one EEG channel at a
+time**: input ``(B, 1, L)``, the diffusion step ``t`` and the channel's index, output the
+model's prediction (``v`` in EEGDM) with the input's shape. After pretraining, the gate
+activations ``sigmoid(g)`` of every block are the representation used downstream
+(:meth:`SSMDP.extract_gates`).
+
+At the defaults (width 128, 20 blocks, state 128, 22 channels) the model has 5,292,801
+parameters; the paper quotes about 5.9M, see ``tests/eegdm/test_models.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn as nn
+
+from eegkit.models import register_model
+from eegkit.models.layers.s4d import S4D
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Transformer-style sinusoidal embedding of integer steps ``t`` (B,) → (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / max(1, half - 1))
+    angles = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.SiLU(), nn.Linear(d_hidden, d_out),
+                         nn.SiLU())
+
+
+class SSMDPBlock(nn.Module):
+    """One residual block: condition, expand, bidirectional S4D, gated activation, project.
+
+    ``h = LN(x) + W_c c``; ``(g, f) = S4D(W_in h)``; ``z = sigmoid(g) * tanh(f)``;
+    returns ``x + W_res z``, the skip ``W_skip z`` and the gate ``sigmoid(g)``.
+    Tensors are ``(B, L, width)``.
+    """
+
+    def __init__(self, width: int, cond_dim: int, d_state: int, bidirectional: bool = True):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.cond_proj = nn.Linear(cond_dim, width)
+        nn.init.zeros_(self.cond_proj.weight)  # a fresh block starts unconditioned
+        nn.init.zeros_(self.cond_proj.bias)
+        self.in_proj = nn.Linear(width, 2 * width)
+        self.ssm = S4D(2 * width, d_state, bidirectional=bidirectional)
+        self.res_proj = nn.Linear(width, width)
+        self.skip_proj = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, rate: float = 1.0):
+        h = self.norm(x) + self.cond_proj(cond)[:, None, :]
+        h = self.ssm(self.in_proj(h).transpose(1, 2), rate=rate).transpose(1, 2)
+        g, f = h.chunk(2, dim=-1)
+        gate = torch.sigmoid(g)
+        z = gate * torch.tanh(f)
+        return x + self.res_proj(z), self.skip_proj(z), gate
+
+
+class SSMDP(nn.Module):
+    """Single-channel diffusion denoiser with S4D residual blocks.
+
+    Parameters
+    ----------
+    n_channels : int
+        Size of the channel-embedding table (the montage's channel count; 22 for TUEV).
+    width : int
+        Residual width ``H`` (the S4D layers run on ``2 H`` channels).
+    n_blocks : int
+        Number of residual blocks (= latent layers).
+    d_state : int
+        S4D state size (``d_state / 2`` complex modes).
+    cond_dim : int
+        Width of the conditioning vector (step embedding + channel embedding).
+    rate : float
+        Default S4D step-size factor (``train sfreq / input sfreq``), see :class:`S4D`.
+    """
+
+    def __init__(
+        self,
+        n_channels: int = 22,
+        width: int = 128,
+        n_blocks: int = 20,
+        d_state: int = 128,
+        cond_dim: int = 512,
+        rate: float = 1.0,
+    ):
+        super().__init__()
+        self.width = width
+        self.n_blocks = n_blocks
+        self.rate = rate
+        self.input_proj = nn.Sequential(nn.Linear(1, width), nn.ReLU())
+        self.step_mlp = _mlp(width, cond_dim, cond_dim)
+        self.channel_embedding = nn.Embedding(n_channels, width)
+        self.channel_mlp = _mlp(width, cond_dim, cond_dim)
+        self.blocks = nn.ModuleList(
+            SSMDPBlock(width, cond_dim, d_state) for _ in range(n_blocks)
+        )
+        self.output = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 1))
+        nn.init.zeros_(self.output[-1].weight)  # the untrained model predicts zero
+        nn.init.zeros_(self.output[-1].bias)
+
+    def condition(self, t: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
+        """Conditioning vector ``(B, cond_dim)`` from the step and the channel index."""
+        step = self.step_mlp(sinusoidal_embedding(t, self.width))
+        return step + self.channel_mlp(self.channel_embedding(channel))
+
+    def _run_blocks(self, x, t, channel, rate) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(skip, gate)`` of every block, in order; ``x`` is ``(B, 1, L)``."""
+        rate = self.rate if rate is None else rate
+        cond = self.condition(t, channel)
+        h = self.input_proj(x.transpose(1, 2))
+        for block in self.blocks:
+            h, skip, gate = block(h, cond, rate)
+            yield skip, gate
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, channel: torch.Tensor,
+                rate: float | None = None) -> torch.Tensor:
+        """Prediction ``(B, 1, L)`` for noisy input ``x`` at steps ``t`` of channels ``channel``."""
+        skips = sum(skip for skip, _ in self._run_blocks(x, t, channel, rate))
+        return self.output(skips).transpose(1, 2)
+
+    def extract_gates(self, x: torch.Tensor, t: torch.Tensor, channel: torch.Tensor,
+                      pool_size: int, rate: float | None = None) -> torch.Tensor:
+        """Gate activations of all blocks, std-pooled over windows of ``pool_size`` samples.
+
+        Returns ``(B, n_blocks, L // pool_size, width)``; a trailing partial window is dropped.
+        Each block is pooled as soon as it runs, so memory stays at one block's activations.
+        """
+        n_pools = x.shape[-1] // pool_size
+        if n_pools < 1:
+            raise ValueError(f"signal of {x.shape[-1]} samples is shorter than one pool "
+                             f"({pool_size} samples)")
+        pooled = []
+        for _, gate in self._run_blocks(x, t, channel, rate):
+            windows = gate[:, : n_pools * pool_size].unflatten(1, (n_pools, pool_size))
+            pooled.append(windows.std(dim=2, correction=0))
+        return torch.stack(pooled, dim=1)
+
+
+@register_model("eegdm_ssmdp", tags=("eegdm", "diffusion", "pretraining"), source="eegkit")
+def eegdm_ssmdp(n_chans: int = 22, n_outputs: int = 1, n_times: int | None = None,
+                sfreq: float = 200.0, train_sfreq: float = 200.0, **kwargs) -> SSMDP:
+    """EEGDM's SSMDP backbone (a denoiser, not a classifier: no ``input`` layout registered).
+
+    ``n_chans`` sizes the channel embedding, ``n_outputs`` must be 1 (one predicted channel),
+    ``n_times`` is unused (any length works) and ``sfreq`` / ``train_sfreq`` set the S4D rate.
+    """
+    if n_outputs != 1:
+        raise ValueError(f"SSMDP predicts one channel; n_outputs must be 1, got {n_outputs}")
+    del n_times
+    return SSMDP(n_channels=n_chans, rate=train_sfreq / sfreq, **kwargs)
+
+
+__all__ = ["SSMDP", "SSMDPBlock", "eegdm_ssmdp", "sinusoidal_embedding"]

@@ -1,0 +1,1 @@
+"""Tests of EEGDM: S4D, SSMDP, LFT, diffusion, latents, tasks."""
