@@ -6,8 +6,8 @@ model's prediction (``v`` in EEGDM) with the input's shape. After pretraining, t
 activations ``sigmoid(g)`` of every block are the representation used downstream
 (:meth:`SSMDP.extract_gates`).
 
-At the defaults (width 128, 20 blocks, state 128, 22 channels) the model has 5,292,801
-parameters; the paper quotes about 5.9M, see ``tests/eegdm/test_models.py``.
+At the defaults (width 128, 20 blocks, state 128, 22 channels) the model has 5,948,161
+parameters (the paper quotes about 5.9M), pinned in ``tests/eegdm/test_models.py``.
 """
 
 from __future__ import annotations

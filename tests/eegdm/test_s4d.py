@@ -47,6 +47,10 @@ def test_diag_lin_initialisation():
     a = dta / dt[:, None]
     torch.testing.assert_close(a.real, torch.full((4, 64), -0.5))
     torch.testing.assert_close(a.imag, math.pi * torch.arange(64.0).expand(4, 64))
+    # B starts at 1 and is learned (one complex value per channel and mode)
+    b = torch.view_as_complex(layer.b)
+    assert layer.b.requires_grad and b.shape == (4, 64)
+    torch.testing.assert_close(b, torch.ones(4, 64, dtype=torch.cfloat))
 
 
 def test_rate_scales_the_step_size():

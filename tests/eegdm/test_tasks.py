@@ -7,15 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from eegkit.tasks.eegdm import (
-    EEGDMFinetuneTask,
-    EEGDMLatentDataModule,
-    EEGDMPretrainTask,
-    cached_latents,
-    format_seed_table,
-    load_backbone,
-    seed_summary,
-)
+from eegkit.data.eegdm_latents import EEGDMLatentDataModule, cached_latents
+from eegkit.metrics import format_seed_table, seed_summary
+from eegkit.tasks.eegdm import EEGDMFinetuneTask, EEGDMPretrainTask, load_backbone
 
 TINY_BACKBONE = {"width": 8, "n_blocks": 2, "d_state": 4, "cond_dim": 16}
 TINY_LFT = {"n_fusion_tokens": 2, "n_heads": 2, "ffn_dim": 16, "n_cls_blocks": 1}

@@ -12,8 +12,9 @@ discretised with step ``dt`` (zero-order hold). Its impulse response is the Vand
 
 and the layer output is the causal convolution ``y = K * u + D u``, done by FFT with both
 sequences zero-padded to ``2 L`` (no circular wrap-around). Initialisation is S4D-Lin
-("diag-lin"): ``A_n = -1/2 + i pi n``, ``B = 1``, ``C`` complex standard normal, ``log dt``
-uniform in ``[log dt_min, log dt_max]``.
+("diag-lin"): ``A_n = -1/2 + i pi n``, ``B`` initialised to 1, ``C`` complex standard normal,
+``log dt`` uniform in ``[log dt_min, log dt_max]``. ``A``, ``B``, ``C``, ``dt`` and ``D`` are all
+learned (with a learned ``B``, the SSMDP backbone has the paper's ~5.9M parameters).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class S4D(nn.Module):
         # A = -exp(log_a_real) + i a_imag keeps the real part negative (a stable system).
         self.log_a_real = nn.Parameter(torch.full((d_model, n_modes), math.log(0.5)))
         self.a_imag = nn.Parameter(math.pi * torch.arange(n_modes).float().repeat(d_model, 1))
+        self.b = nn.Parameter(torch.view_as_real(torch.ones(d_model, n_modes, dtype=torch.cfloat)))
         # C stored as real pairs; complex standard normal has variance 1/2 per part.
         c = torch.randn(n_dir, d_model, n_modes, dtype=torch.cfloat)
         self.c = nn.Parameter(torch.view_as_real(c))
@@ -81,7 +83,7 @@ class S4D(nn.Module):
         dt = torch.exp(self.log_dt) * rate
         a = torch.complex(-torch.exp(self.log_a_real), self.a_imag)
         dta = a * dt[:, None]
-        b_bar = (torch.exp(dta) - 1.0) / a  # B = 1
+        b_bar = (torch.exp(dta) - 1.0) / a * torch.view_as_complex(self.b)
         return dta, b_bar, torch.view_as_complex(self.c)
 
     def kernel(self, length: int, rate: float = 1.0) -> torch.Tensor:
