@@ -34,15 +34,11 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+from eegkit.data.eegdm_latents import EEGDMLatentDataModule
 from eegkit.data.window_datamodule import WindowDataModule
+from eegkit.metrics import format_seed_table, seed_summary
 from eegkit.tasks.classification import ClassificationTask
-from eegkit.tasks.eegdm import (
-    EEGDMFinetuneTask,
-    EEGDMLatentDataModule,
-    EEGDMPretrainTask,
-    format_seed_table,
-    seed_summary,
-)
+from eegkit.tasks.eegdm import EEGDMFinetuneTask, EEGDMPretrainTask
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 870

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from eegkit.data.splits import lodo_splits
+from eegkit.metrics import mean_sd
 
 SUMMARY = "lodo_summary"
 _HEADLINE = (("acc", "accuracy"), ("macro_f1", "macro-F1"), ("kappa", "κ"))
@@ -118,9 +119,8 @@ def summary_rows(metrics: dict[str, dict]) -> tuple[list[str], list[list]]:
     columns = ["domain", "n", *(k for k, _ in _HEADLINE), *(f"f1_{c}" for c in classes)]
     rows = [[d, m["n"], *(m[k] for k, _ in _HEADLINE), *(m["per_class_f1"][c] for c in classes)]
             for d, m in metrics.items()]
-    values = np.array([r[2:] for r in rows], dtype=float)
-    sd = values.std(axis=0, ddof=1) if len(rows) > 1 else np.zeros(values.shape[1])
-    rows.append(["mean", sum(r[1] for r in rows), *values.mean(axis=0)])
+    mean, sd = mean_sd([r[2:] for r in rows])
+    rows.append(["mean", sum(r[1] for r in rows), *mean])
     rows.append(["sd", "", *sd])
     return columns, rows
 

@@ -57,3 +57,36 @@ def write_report(out_dir: str | Path, y_true, y_pred, class_names: list[str], ti
 
     plt.close(fig)
     return summary
+
+
+#: Metrics of EEGDM's evaluation report (TUEV / CHB-MIT tables).
+REPORT_METRICS = ("kappa", "bacc", "weighted_f1")
+
+
+def mean_sd(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sample standard deviation (``ddof=1``; 0 for a single value) along ``axis``."""
+    values = np.asarray(values, dtype=np.float64)
+    sd = values.std(axis=axis, ddof=1) if values.shape[axis] > 1 else np.zeros_like(
+        values.mean(axis=axis))
+    return values.mean(axis=axis), sd
+
+
+def seed_summary(results: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation of every metric over runs (one dict per seed)."""
+    if not results:
+        raise ValueError("no results to summarise")
+    keys = [k for k in results[0] if all(k in r for r in results)]
+    mean, sd = mean_sd([[r[k] for k in keys] for r in results])
+    return {k: (float(m), float(s)) for k, m, s in zip(keys, mean, sd, strict=True)}
+
+
+def format_seed_table(rows: dict[str, dict[str, tuple[float, float]]],
+                      metrics: tuple[str, ...] = REPORT_METRICS) -> str:
+    """A markdown table: one row per method, ``mean ± sd`` in % per metric."""
+    lines = ["| method | " + " | ".join(metrics) + " |",
+             "|---|" + "---|" * len(metrics)]
+    for name, summary in rows.items():
+        cells = [f"{100 * summary[m][0]:.2f} ± {100 * summary[m][1]:.2f}" if m in summary
+                 else "–" for m in metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

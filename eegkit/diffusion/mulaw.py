@@ -25,3 +25,9 @@ def mu_law_decode(u: torch.Tensor, mu: float = 255.0) -> torch.Tensor:
     big = u.abs() > 1
     expanded = torch.sign(u) * torch.expm1(u.abs() * math.log1p(mu)) / mu
     return torch.where(big, expanded, u)
+
+
+def to_backbone_scale(x: torch.Tensor, scale: float, mu: float | None = 255.0) -> torch.Tensor:
+    """Signals in the backbone's input units: ``x * scale`` (→ 100 µV), then staged µ-law."""
+    x = x * scale
+    return x if mu is None else mu_law_encode(x, mu)

@@ -3,12 +3,12 @@
 - :class:`EEGDMPretrainTask`: every channel of every ``(B, C, T)`` window is one single-channel
   training item (``B * C`` items, each tagged with its channel index); amplitudes are scaled
   to units of 100 µV and staged-µ-law compressed; v-prediction DDPM loss; weight EMA.
-- :func:`cached_latents` / :class:`EEGDMLatentDataModule`: the frozen EMA backbone's latents
-  of every window, computed once and kept on disk in float16, memory-mapped.
+- latents of the frozen EMA backbone are cached by :mod:`eegkit.data.eegdm_latents`
+  (:class:`~eegkit.data.eegdm_latents.EEGDMLatentDataModule`).
 - :class:`EEGDMFinetuneTask`: the Latent Fusion Transformer on latents (from the latent
   datamodule, or computed on the fly from raw windows), with Cohen's κ, balanced accuracy and
   weighted F1 (plus AUROC / AUPRC for binary tasks), label smoothing, one-cycle schedule, EMA.
-- :func:`seed_summary` / :func:`format_seed_table`: mean ± sd over seeds.
+- mean ± sd over seeds: :func:`eegkit.metrics.seed_summary`.
 
 Sampling rate: the backbone's S4D layers measure time in samples of ``train_sfreq`` (200 Hz,
 EEGDM's rate). A window at another rate is fed as it is with ``rate = train_sfreq / sfreq``
@@ -17,45 +17,20 @@ EEGDM's rate). A window at another rate is fed as it is with ``rate = train_sfre
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
 from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
-from eegkit.data.cache import ArrayCache, cache_key
-from eegkit.diffusion import EMA, GaussianDiffusion, mu_law_encode
+from eegkit.diffusion import EMA, GaussianDiffusion
+from eegkit.diffusion.mulaw import to_backbone_scale
 from eegkit.metrics import classification_metrics
 from eegkit.models.eegdm_lft import LatentFusionTransformer, extract_latents
 from eegkit.models.eegdm_ssmdp import SSMDP
-
-#: Bump when the latent extraction changes, to invalidate cached latents.
-LATENT_CACHE_VERSION = 1
-REPORT_METRICS = ("kappa", "bacc", "weighted_f1")
-
-
-def to_backbone_scale(x: torch.Tensor, scale: float, mu: float | None = 255.0) -> torch.Tensor:
-    """Signals in the backbone's input units: ``x * scale`` (→ 100 µV), then staged µ-law."""
-    x = x * scale
-    return x if mu is None else mu_law_encode(x, mu)
-
-
-def backbone_digest(backbone: torch.nn.Module) -> str:
-    """A hash of the backbone's weights (part of the latent cache key)."""
-    h = hashlib.sha256()
-    for name, value in sorted(backbone.state_dict().items()):
-        h.update(name.encode())
-        h.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
 
 # --------------------------------------------------------------------------------------------
 # Stage 1: diffusion pretraining
@@ -182,184 +157,6 @@ def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
     return backbone, dict(task.hparams)
 
 
-# --------------------------------------------------------------------------------------------
-# Latent extraction and cache
-# --------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def cached_latents(
-    backbone: SSMDP,
-    X: np.ndarray,
-    sfreq: float,
-    data_key: dict[str, Any],
-    scale: float,
-    mu: float | None = 255.0,
-    train_sfreq: float = 200.0,
-    t_extract: int = 1,
-    batch_size: int = 32,
-    cache_dir: str | Path | None = None,
-) -> np.ndarray:
-    """Latents ``(N, C, n_blocks, n_pools, width)`` float16 of windows ``X`` (N, C, T).
-
-    Computed once, then memory-mapped from an :class:`~eegkit.data.cache.ArrayCache` entry keyed
-    by ``data_key`` (what identifies ``X``: dataset, files, reader options), the backbone's
-    weights and the extraction settings. The build streams through a temporary memory-mapped
-    file, so it never holds all latents in memory.
-    """
-    pool_size = int(round(sfreq))
-    rate = train_sfreq / sfreq
-    settings = {"scale": scale, "mu": mu, "rate": rate, "t": t_extract, "pool": pool_size}
-    key = cache_key(kind="eegdm-latents", data=data_key, shape=list(X.shape),
-                    backbone=backbone_digest(backbone),
-                    settings=settings, version=LATENT_CACHE_VERSION)
-    cache = ArrayCache(cache_dir)
-
-    def build():
-        backbone.eval()
-        n, c, length = X.shape
-        shape = (n, c, backbone.n_blocks, length // pool_size, backbone.width)
-        cache.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".eegdm-latents-", suffix=".npy", dir=cache.root)
-        os.close(fd)
-        try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
-            for start in range(0, n, batch_size):
-                x = torch.tensor(np.asarray(X[start:start + batch_size], dtype=np.float32))
-                lat = extract_latents(backbone, to_backbone_scale(x, scale, mu), pool_size,
-                                      t_extract, rate=rate)
-                out[start:start + len(x)] = lat.numpy().astype(np.float16)
-            out.flush()
-            cache.save("eegdm-latents", key, {"latents": out}, {"shape": shape, **settings})
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        return cache.load("eegdm-latents", key)
-
-    arrays, _ = (cache.load("eegdm-latents", key) if cache.exists("eegdm-latents", key)
-                 else build())
-    return arrays["latents"]
-
-
-class LatentDataset(Dataset):
-    """Dict items ``{"x": latents (C, layers, pools, width) float32, "y", "subject"}``."""
-
-    def __init__(self, latents: np.ndarray, y: np.ndarray, subject_code: np.ndarray,
-                 index: np.ndarray):
-        self.latents, self.y, self.subject_code, self.index = latents, y, subject_code, index
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        j = self.index[i]
-        return {
-            "x": torch.from_numpy(np.asarray(self.latents[j], dtype=np.float32)),
-            "y": torch.tensor(int(self.y[j]), dtype=torch.long),
-            "subject": torch.tensor(int(self.subject_code[j]), dtype=torch.long),
-        }
-
-
-class EEGDMLatentDataModule(L.LightningDataModule):
-    """A :class:`~eegkit.data.window_datamodule.WindowDataModule`'s splits, as backbone latents.
-
-    Parameters
-    ----------
-    backbone_ckpt : str
-        Pretraining checkpoint (:class:`EEGDMPretrainTask`); its EMA backbone, scale, µ and
-        ``train_sfreq`` are used.
-    dataset, path, protocol, val_fraction, test_fraction, seed, reader_kwargs, cache_dir
-        As for the window datamodule (same split).
-    batch_size, num_workers : int
-    t_extract : int
-        Diffusion step given to the backbone (EEGDM: 1, clean input).
-    """
-
-    def __init__(
-        self,
-        backbone_ckpt: str,
-        dataset: str,
-        path: str,
-        protocol: str = "official",
-        val_fraction: float = 0.2,
-        test_fraction: float = 0.2,
-        seed: int = 0,
-        reader_kwargs: dict[str, Any] | None = None,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        t_extract: int = 1,
-        cache_dir: str | None = None,
-    ):
-        super().__init__()
-        self.save_hyperparameters()
-        self._windows = None
-        self.latents: np.ndarray | None = None
-        self._datasets: dict[str, LatentDataset] = {}
-
-    @property
-    def windows(self):
-        """The underlying window datamodule (same split), built on first use."""
-        if self._windows is None:
-            # Not built in __init__: Lightning's save_hyperparameters would read our frame.
-            from eegkit.data.window_datamodule import WindowDataModule
-
-            hp = self.hparams
-            self._windows = WindowDataModule(
-                hp.dataset, hp.path, hp.protocol, hp.val_fraction, hp.test_fraction,
-                hp.batch_size, hp.num_workers, hp.seed, hp.reader_kwargs, normalize="none",
-                cache_dir=hp.cache_dir)
-        return self._windows
-
-    n_chans = property(lambda self: self.windows.n_chans)
-    n_times = property(lambda self: self.windows.n_times)
-    sfreq = property(lambda self: self.windows.sfreq)
-    n_outputs = property(lambda self: self.windows.n_outputs)
-    class_names = property(lambda self: self.windows.class_names)
-
-    def setup(self, stage: str | None = None) -> None:
-        if self._datasets:
-            return
-        hp = self.hparams
-        self.windows.setup(stage)
-        w = self.windows.windows
-        backbone, pre = load_backbone(hp.backbone_ckpt)
-        data_key = {"dataset": hp.dataset, "path": str(Path(hp.path).resolve()),
-                    "reader": hp.reader_kwargs or {}, "n": len(w)}
-        self.latents = cached_latents(
-            backbone, w.X, w.sfreq, data_key, pre["scale"], pre["mu"], pre["train_sfreq"],
-            hp.t_extract, cache_dir=hp.cache_dir)
-        _, subject_code = np.unique(w.subject, return_inverse=True)
-        self._datasets = {name: LatentDataset(self.latents, w.y, subject_code, idx)
-                          for name, idx in self.windows.split_index.items()}
-
-    @property
-    def latent_shape(self) -> tuple[int, ...]:
-        """``(C, n_layers, n_pools, width)`` of one item."""
-        self.setup()
-        return tuple(self.latents.shape[1:])
-
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        self.setup()
-        return DataLoader(self._datasets[name], batch_size=self.hparams.batch_size,
-                          shuffle=shuffle, num_workers=self.hparams.num_workers)
-
-    def train_dataloader(self):
-        return self._loader("train", True)
-
-    def val_dataloader(self):
-        return self._loader("val", False)
-
-    def test_dataloader(self):
-        return self._loader("test", False)
-
-    def predict_dataloader(self):
-        return self._loader("test", False)
-
-
-# --------------------------------------------------------------------------------------------
-# Stage 2: Latent Fusion Transformer
-# --------------------------------------------------------------------------------------------
-
-
 def eegdm_metrics(n_classes: int, prefix: str = "") -> tuple[MetricCollection, MetricCollection]:
     """Label metrics (κ, balanced accuracy, weighted F1, ...) and score metrics.
 
@@ -376,8 +173,8 @@ class EEGDMFinetuneTask(L.LightningModule):
     """The LFT on backbone latents: EEGDM's classification stage.
 
     Batches hold either latents ``(B, C, layers, pools, width)`` (from
-    :class:`EEGDMLatentDataModule`) or raw windows ``(B, C, T)``, whose latents are then
-    computed on the fly with the frozen backbone of ``backbone_ckpt``.
+    :class:`~eegkit.data.eegdm_latents.EEGDMLatentDataModule`) or raw windows ``(B, C, T)``,
+    whose latents are then computed on the fly with the frozen backbone of ``backbone_ckpt``.
 
     Parameters
     ----------
@@ -541,32 +338,3 @@ class EEGDMFinetuneTask(L.LightningModule):
             opt, max_lr=hp.lr, total_steps=steps, pct_start=hp.warmup,
             div_factor=hp.lr / hp.start_lr, anneal_strategy="cos")
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-
-# --------------------------------------------------------------------------------------------
-# Reporting over seeds
-# --------------------------------------------------------------------------------------------
-
-
-def seed_summary(results: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
-    """Mean and sample standard deviation of every metric over runs (one dict per seed)."""
-    if not results:
-        raise ValueError("no results to summarise")
-    keys = [k for k in results[0] if all(k in r for r in results)]
-    out = {}
-    for k in keys:
-        values = np.array([r[k] for r in results], dtype=np.float64)
-        out[k] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0)
-    return out
-
-
-def format_seed_table(rows: dict[str, dict[str, tuple[float, float]]],
-                      metrics: tuple[str, ...] = REPORT_METRICS) -> str:
-    """A markdown table: one row per method, ``mean ± sd`` in % per metric."""
-    lines = ["| method | " + " | ".join(metrics) + " |",
-             "|---|" + "---|" * len(metrics)]
-    for name, summary in rows.items():
-        cells = [f"{100 * summary[m][0]:.2f} ± {100 * summary[m][1]:.2f}" if m in summary
-                 else "–" for m in metrics]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
