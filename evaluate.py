@@ -6,8 +6,11 @@ Writes ``<out_dir>/report/metrics.json`` (accuracy, macro-F1, κ, per-class F1, 
 domain D instead (report in ``<out_dir>/report_D/``); ``--lodo true`` re-evaluates every fold's
 best checkpoint on its held-out domain and rewrites ``<out_dir>/lodo_summary.{md,csv}``.
 
+With no arguments (from the repository root) it re-evaluates the embedded demo's folds.
+
 Examples
 --------
+python evaluate.py
 python evaluate.py --config configs/baselines/uci_har_eegnet.yaml \
     --ckpt_path runs/har/checkpoints/last.ckpt
 python evaluate.py --config configs/sleepdifformer/demo.yaml

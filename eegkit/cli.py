@@ -125,9 +125,30 @@ def evaluate_checkpoint(cli: EEGKitCLI, ckpt: str, report_dir: str | Path,
     return summary
 
 
+#: What ``train.py`` and ``evaluate.py`` run when called with no arguments (from the repository
+#: root): SleepDIFFormer leave-one-site-out on the simulated demo corpus in ``demo_data/``.
+DEMO_CONFIG = Path("configs/sleepdifformer/demo.yaml")
+DEMO_DATA = Path("demo_data")
+
+
+def with_demo_default(args: list[str]) -> list[str]:
+    """``args``, or the embedded demo's arguments when there are none (corpus made if absent)."""
+    if args:
+        return args
+    if not DEMO_CONFIG.is_file():
+        raise SystemExit(f"no arguments and no {DEMO_CONFIG} here: run from the repository root "
+                         "for the embedded demo, or pass --config (see --help)")
+    from eegkit.data.demo import ensure_corpus
+
+    print(f"[eegkit] no arguments: the embedded demo ({DEMO_CONFIG} on the SIMULATED corpus in "
+          f"{DEMO_DATA}/, written on first use); --help lists the options")
+    ensure_corpus(DEMO_DATA)
+    return ["--config", str(DEMO_CONFIG)]
+
+
 def train(args=None, description: str | None = None) -> EEGKitCLI | dict:
     """``train.py``: one run, or every leave-one-domain-out fold with ``--lodo true``."""
-    args = list(sys.argv[1:] if args is None else args)
+    args = with_demo_default(list(sys.argv[1:] if args is None else args))
     cli = make_cli(args, description)
     if cli.config.get("lodo"):
         from eegkit.lodo import run_lodo
@@ -139,7 +160,7 @@ def train(args=None, description: str | None = None) -> EEGKitCLI | dict:
 
 def evaluate(args=None, description: str | None = None) -> dict:
     """``evaluate.py``: predict on the test split (or a domain, or every LODO fold); report."""
-    args = list(sys.argv[1:] if args is None else args)
+    args = with_demo_default(list(sys.argv[1:] if args is None else args))
     cli = make_cli(args, description)
     domain = cli.config.get("eval_domain")
     if cli.config.get("lodo") and domain is None:

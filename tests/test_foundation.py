@@ -46,3 +46,18 @@ def test_cli_rejects_unknown_config_key(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "not_a_key" in proc.stderr
+
+
+def test_no_arguments_run_the_embedded_demo(monkeypatch, tmp_path):
+    from eegkit import cli
+
+    made = []
+    monkeypatch.setattr("eegkit.data.demo.ensure_corpus", lambda root: made.append(root))
+    monkeypatch.chdir(REPO)
+    assert cli.with_demo_default(["--config", "x.yaml"]) == ["--config", "x.yaml"]
+    assert made == []
+    assert cli.with_demo_default([]) == ["--config", str(cli.DEMO_CONFIG)]
+    assert made == [cli.DEMO_DATA] and (REPO / cli.DEMO_CONFIG).is_file()
+    monkeypatch.chdir(tmp_path)  # elsewhere there is no demo config: a clear exit
+    with pytest.raises(SystemExit, match="repository root"):
+        cli.with_demo_default([])
