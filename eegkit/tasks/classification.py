@@ -12,6 +12,7 @@ from eegkit.metrics import classification_metrics
 from eegkit.models import create_model
 
 _DIMS = ("n_chans", "n_outputs", "n_times", "sfreq")
+_OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
 
 
 class ClassificationTask(L.LightningModule):
@@ -30,7 +31,9 @@ class ClassificationTask(L.LightningModule):
     n_chans, n_outputs, n_times, sfreq : optional
         braindecode's constructor contract; taken from the datamodule when ``None``.
     lr, weight_decay : float
-        AdamW settings.
+        Optimiser settings.
+    optimizer : {"adamw", "adam"}
+        AdamW (decoupled weight decay) or Adam (L2 penalty, as in the SleepDIFFormer paper).
     label_smoothing : float
         Cross-entropy label smoothing.
     scheduler : {"cosine", "none"}
@@ -51,10 +54,13 @@ class ClassificationTask(L.LightningModule):
         label_smoothing: float = 0.0,
         scheduler: str = "cosine",
         class_names: list[str] | None = None,
+        optimizer: str = "adamw",
     ):
         super().__init__()
         if scheduler not in ("cosine", "none"):
             raise ValueError(f"scheduler must be 'cosine' or 'none', got {scheduler!r}")
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
         self.save_hyperparameters()
         self.net: torch.nn.Module | None = None
         if all(getattr(self.hparams, d) is not None for d in _DIMS):
@@ -114,7 +120,7 @@ class ClassificationTask(L.LightningModule):
         return {"y_true": batch["y"], "y_pred": self(batch["x"]).argmax(-1)}
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(
+        opt = _OPTIMIZERS[self.hparams.optimizer](
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
         if self.hparams.scheduler == "none":

@@ -40,7 +40,9 @@ class SleepStagingTask(ClassificationTask):
     label_smoothing : float
         Cross-entropy label smoothing.
     lr, weight_decay : float
-        Adam settings (weight decay as an L2 penalty, as in the paper).
+        Optimiser settings.
+    optimizer : {"adam", "adamw"}
+        Adam by default (weight decay as an L2 penalty, as in the paper).
     scheduler : {"cosine", "none"}
         Cosine annealing over all training steps, or a constant rate.
     n_chans, n_outputs, n_times, sfreq : optional
@@ -59,6 +61,7 @@ class SleepStagingTask(ClassificationTask):
         lr: float = 5e-4,
         weight_decay: float = 5e-5,
         scheduler: str = "cosine",
+        optimizer: str = "adam",
         n_chans: int | None = None,
         n_outputs: int | None = None,
         n_times: int | None = None,
@@ -76,6 +79,7 @@ class SleepStagingTask(ClassificationTask):
             model=model, model_kwargs=model_kwargs, n_chans=n_chans, n_outputs=n_outputs,
             n_times=n_times, sfreq=sfreq, lr=lr, weight_decay=weight_decay,
             label_smoothing=label_smoothing, scheduler=scheduler, class_names=class_names,
+            optimizer=optimizer,
         )
 
     def _build(self) -> None:
@@ -152,16 +156,6 @@ class SleepStagingTask(ClassificationTask):
                 pos = pos[:, None] * e + torch.arange(e, device=pos.device)
             out["position"] = pos.flatten()
         return out
-
-    def configure_optimizers(self):
-        opt = torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
-        if self.hparams.scheduler == "none":
-            return opt
-        steps = max(1, int(self.trainer.estimated_stepping_batches))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
 def _per_epoch(value: torch.Tensor, n_epochs: int) -> torch.Tensor:

@@ -152,3 +152,18 @@ def _logged(out_dir, key):
         with open(path) as f:
             rows += [r[key] for r in csv.DictReader(f) if r.get(key)]
     return rows
+
+
+def test_optimizer_follows_the_paper_and_is_configurable():
+    from eegkit.tasks.classification import ClassificationTask
+    from eegkit.tasks.sleep_staging import SleepStagingTask
+
+    dims = {"n_chans": 2, "n_outputs": 5, "n_times": 3000, "sfreq": 100.0}
+    sleep = SleepStagingTask(model="chambon2018_seq", **dims)
+    generic = ClassificationTask(model="eegnet", **dims)
+    for task, expected in ((sleep, torch.optim.Adam), (generic, torch.optim.AdamW)):
+        task.trainer = type("T", (), {"estimated_stepping_batches": 10})()
+        opt = task.configure_optimizers()["optimizer"]
+        assert type(opt) is expected
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        ClassificationTask(model="eegnet", optimizer="sgd", **dims)
