@@ -35,5 +35,9 @@ def test_load_names_a_missing_path(tmp_path):
         load("anything", missing)
 
 
-def test_list_datasets_is_a_list():
-    assert isinstance(list_datasets(), list)
+def test_every_dataset_of_the_spec_has_a_registered_reader_of_its_kind():
+    assert list_datasets("sleep") == ["hmc", "isruc", "physionet2018", "shhs", "sleep_edf"]
+    assert list_datasets("events") == ["chbmit", "tuev"]
+    assert list_datasets("windows") == ["bonn", "uci_esr", "uci_har"]
+    assert sorted(list_datasets()) == sorted(
+        list_datasets("sleep") + list_datasets("events") + list_datasets("windows"))
