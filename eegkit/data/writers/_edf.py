@@ -1,4 +1,4 @@
-"""EDF/EDF+ writing shared by the EDF-based writers (HMC, ISRUC, SHHS), built on edfio."""
+"""EDF/EDF+ writing shared by the EDF-based writers (Sleep-EDF, HMC, ISRUC, SHHS), on edfio."""
 
 from __future__ import annotations
 
@@ -65,15 +65,17 @@ def write_edf(
     record_duration: float,
     annotations: Iterable[tuple[float, float, str]] | None = None,
     patient_code: str = "X",
+    patient: Patient | None = None,
 ) -> Path:
     """Write ``signals`` (and EDF+ annotations when given, else a plain EDF) to ``path``.
 
-    With no signals, the file is an annotation-only EDF+ (like a hypnogram file).
+    With no signals, the file is an annotation-only EDF+ (like a hypnogram file). ``patient``
+    replaces the default patient field (``Patient(code=patient_code)``).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     edf = Edf(
         signals,
-        patient=Patient(code=patient_code),
+        patient=patient or Patient(code=patient_code),
         recording=EdfRecording(startdate=start.date()),
         starttime=start.time().replace(microsecond=0),
         data_record_duration=record_duration if signals else None,

@@ -19,11 +19,12 @@ import datetime
 import shutil
 from pathlib import Path
 
-import edfio
 import mne
 import numpy as np
+from edfio import Patient
 
 from eegkit.data.types import EPOCH_SEC, UNSCORED, DataError
+from eegkit.data.writers._edf import VOLT_SCALE, edf_signals, write_edf
 
 #: Channels of a sleep-cassette PSG: (label, rate in Hz, physical dimension, fill value).
 PSG_CHANNELS: tuple[tuple[str, float, str, float], ...] = (
@@ -42,16 +43,7 @@ STAGE_TEXT: dict[int, str] = {
 }
 DEFAULT_START = datetime.datetime(1989, 4, 24, 16, 13)
 _RECORD_SEC = 30  # data record duration of the PhysioNet PSG files
-_VOLT_UNITS = {"uV": 1e6}
-
-
-def _edf_signal(label: str, values: np.ndarray, rate: float, unit: str) -> edfio.EdfSignal:
-    values = np.asarray(values, dtype=np.float64) * _VOLT_UNITS.get(unit, 1.0)
-    lo, hi = float(values.min()), float(values.max())
-    if hi - lo < 1e-6:  # a constant signal still needs a non-empty physical range
-        lo, hi = lo - 1.0, hi + 1.0
-    return edfio.EdfSignal(values, rate, label=label, physical_dimension=unit,
-                           physical_range=(lo, hi))
+_PATIENT = Patient(sex="F", name="Female_33yr")  # the style of PhysioNet's header field
 
 
 def _stage_runs(stages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,28 +70,20 @@ def write_psg(path: Path, signals: dict[str, np.ndarray], sfreq: dict[str, float
     if unknown:
         raise DataError(path, f"not Sleep-EDF channel labels: {sorted(unknown)}")
     wanted = channels or tuple(c[0] for c in PSG_CHANNELS)
-    edf_signals = []
+    values, rates, units = {}, {}, {}
     for label, rate, unit, fill in PSG_CHANNELS:
         if label not in wanted and label not in signals:
             continue
         n = int(round(duration * rate))
-        values = np.full(n, fill / _VOLT_UNITS.get(unit, 1.0))
+        x = np.full(n, fill / VOLT_SCALE.get(unit, 1.0))  # in volts for voltage channels
         if label in signals:
             if float(sfreq.get(label, rate)) != rate:
                 raise DataError(path, f"{label} must be at {rate} Hz, got {sfreq.get(label)}")
             given = np.asarray(signals[label], dtype=np.float64)[:n]
-            values[: len(given)] = given
-        edf_signals.append(_edf_signal(label, values, rate, unit))
-    edf = edfio.Edf(
-        edf_signals,
-        patient=edfio.Patient(sex="F", name="Female_33yr"),
-        recording=edfio.Recording(startdate=start.date()),
-        starttime=start.time(),
-        data_record_duration=_RECORD_SEC,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    edf.write(path)
-    return path
+            x[: len(given)] = given
+        values[label], rates[label], units[label] = x, rate, unit
+    return write_edf(path, edf_signals(values, rates, units, record_duration=_RECORD_SEC),
+                     start=start, record_duration=_RECORD_SEC, patient=_PATIENT)
 
 
 def write_hypnogram(path: Path, stages: np.ndarray,
@@ -110,20 +94,10 @@ def write_hypnogram(path: Path, stages: np.ndarray,
     if len(stages) == 0 or not np.isin(stages, list(STAGE_TEXT)).all():
         raise DataError(path, f"stages must be a non-empty array of codes in {sorted(STAGE_TEXT)}")
     starts, lengths, codes = _stage_runs(stages)
-    annotations = [
-        edfio.EdfAnnotation(float(s * EPOCH_SEC), float(n * EPOCH_SEC), STAGE_TEXT[int(c)])
-        for s, n, c in zip(starts, lengths, codes, strict=True)
-    ]
-    edf = edfio.Edf(
-        [],
-        patient=edfio.Patient(sex="F", name="Female_33yr"),
-        recording=edfio.Recording(startdate=start.date()),
-        starttime=start.time(),
-        annotations=annotations,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    edf.write(path)
-    return path
+    annotations = [(float(s * EPOCH_SEC), float(n * EPOCH_SEC), STAGE_TEXT[int(c)])
+                   for s, n, c in zip(starts, lengths, codes, strict=True)]
+    return write_edf(path, [], start=start, record_duration=_RECORD_SEC,
+                     annotations=annotations, patient=_PATIENT)
 
 
 def write_sleep_edf(folder: Path, index: int, signals: dict[str, np.ndarray],
