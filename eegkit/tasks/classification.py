@@ -15,6 +15,22 @@ _DIMS = ("n_chans", "n_outputs", "n_times", "sfreq")
 _OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
 
 
+def dims_from_datamodule(module: L.LightningModule, required: tuple[str, ...],
+                         optional: tuple[str, ...] = ("class_names",)) -> None:
+    """Fill the module's unset hyper-parameters from its trainer's datamodule attributes.
+
+    Called from ``configure_model``: what the config leaves out (``n_chans``, ``sfreq``...) is
+    read from the data, then stored in the hyper-parameters so a checkpoint rebuilds itself.
+    """
+    dm = getattr(module.trainer, "datamodule", None)
+    for name in (*required, *optional):
+        if getattr(module.hparams, name) is None:
+            value = getattr(dm, name, None)
+            if value is None and name in required:
+                raise ValueError(f"{name} is not set on the model and the datamodule has none")
+            module.hparams[name] = value
+
+
 class ClassificationTask(L.LightningModule):
     """Supervised classification of ``(B, C, T)`` windows with a registered model.
 
@@ -77,13 +93,7 @@ class ClassificationTask(L.LightningModule):
     def configure_model(self) -> None:
         if self.net is not None:
             return
-        dm = getattr(self.trainer, "datamodule", None)
-        for d in (*_DIMS, "class_names"):
-            if getattr(self.hparams, d) is None:
-                value = getattr(dm, d, None)
-                if value is None and d != "class_names":
-                    raise ValueError(f"{d} is not set on the model and the datamodule has none")
-                self.hparams[d] = value
+        dims_from_datamodule(self, _DIMS)
         self._build()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ from eegkit.diffusion.mulaw import to_backbone_scale
 from eegkit.metrics import classification_metrics
 from eegkit.models.eegdm_lft import LatentFusionTransformer, extract_latents
 from eegkit.models.eegdm_ssmdp import SSMDP
+from eegkit.tasks.classification import dims_from_datamodule
 
 # --------------------------------------------------------------------------------------------
 # Stage 1: diffusion pretraining
@@ -98,13 +99,7 @@ class EEGDMPretrainTask(L.LightningModule):
     def configure_model(self) -> None:
         if self.backbone is not None:
             return
-        dm = getattr(self.trainer, "datamodule", None)
-        for d in ("n_chans", "sfreq"):
-            if getattr(self.hparams, d) is None:
-                value = getattr(dm, d, None)
-                if value is None:
-                    raise ValueError(f"{d} is not set on the model and the datamodule has none")
-                self.hparams[d] = value
+        dims_from_datamodule(self, ("n_chans", "sfreq"), optional=())
         self._build()
 
     def single_channel_items(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -248,13 +243,7 @@ class EEGDMFinetuneTask(L.LightningModule):
     def configure_model(self) -> None:
         if self.lft is not None:
             return
-        dm = getattr(self.trainer, "datamodule", None)
-        for d in ("n_outputs", "n_times", "sfreq", "class_names"):
-            if getattr(self.hparams, d) is None:
-                value = getattr(dm, d, None)
-                if value is None and d != "class_names":
-                    raise ValueError(f"{d} is not set on the model and the datamodule has none")
-                self.hparams[d] = value
+        dims_from_datamodule(self, ("n_outputs", "n_times", "sfreq"))
         self._build()
 
     def latents(self, x: torch.Tensor) -> torch.Tensor:
