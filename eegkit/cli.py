@@ -1,25 +1,102 @@
-"""Command-line entry points shared by ``train.py`` and ``evaluate.py`` (LightningCLI).
+"""The training and evaluation programs: ``eegkit fit|evaluate``, ``train.py``, ``evaluate.py``.
 
-A config names a LightningModule (``model.class_path``) and a LightningDataModule
-(``data.class_path``) from eegkit, plus the Trainer settings; any key can be overridden on the
-command line (``--model.init_args.lr 1e-4``). Unknown keys are rejected by jsonargparse with the
-offending key named.
+The ``eegkit`` console script itself (its commands, ``--import``) is :mod:`eegkit.__main__`.
+
+``eegkit fit|evaluate`` (and ``train.py`` / ``evaluate.py``) are a LightningCLI: a config names
+a LightningModule (``model.class_path``, or a short name such as ``SleepStagingTask``) and a
+LightningDataModule (``data.class_path``) from eegkit, plus the Trainer settings; any key can be
+overridden on the command line (``--model.init_args.lr 1e-4``). Unknown keys are rejected by
+jsonargparse with the offending key named. ``--config`` takes a file or the name of a config
+shipped with eegkit (``--config demo``, ``--config sleepdifformer/paper``).
 
 Leave-one-domain-out (``--lodo true``) is handled here, before any fold is built: the config is
 parsed once to read its domains, then every fold is an ordinary run of the same config with
 ``--data.init_args.held_out <domain> --out_dir <out_dir>/<domain>`` (see :mod:`eegkit.lodo`).
+
+Output is meant to be read by a person: Lightning's banners and tips are logged at INFO and
+therefore hidden (its loggers are set to WARNING), every evaluated fold prints one metrics line,
+every validation epoch prints one line when the progress bar is off, and bad input (a
+:class:`~eegkit.data.types.DataError`, a missing file, an unknown registered name, a module of
+``--import`` that does not import) ends the program with one line on stderr and exit status 2
+(``--traceback`` or ``EEGKIT_TRACEBACK=1`` shows the full stack instead; see
+:func:`eegkit.utils.console.run_script`).
 """
 
 from __future__ import annotations
 
-import json
+import importlib
+import logging
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
+from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch.cli import LightningCLI
+
+from eegkit.utils.console import pop_imports, run_script
+from eegkit.utils.resources import resolve_config
+
+#: Modules that define eegkit's LightningModules and LightningDataModules. They are imported
+#: before a config is parsed: jsonargparse resolves a short class name (``SleepStagingTask``)
+#: and lists the known subclasses in ``--help`` only among classes already imported.
+CLASS_MODULES = (
+    "eegkit.tasks.classification", "eegkit.tasks.sleep_staging", "eegkit.tasks.adace",
+    "eegkit.tasks.eegdm", "eegkit.data.sleep_datamodule", "eegkit.data.window_datamodule",
+    "eegkit.data.eegdm_latents",
+)
+
+#: Lightning warnings that say nothing a user of eegkit can act on: the CSV fallback logger is
+#: the intended default, and the tree-spec deprecation is internal to Lightning.
+_NOISE = (
+    r"Starting from v1\.9\.0, `tensorboardX` has been removed",
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+)
+
+
+def quiet_lightning() -> None:
+    """Hide Lightning's INFO banners and tips ("GPU available", "💡 Tip", "Seed set to ...").
+
+    They are logged at INFO by the ``lightning.pytorch`` and ``lightning.fabric`` loggers, which
+    are set to WARNING; warnings and errors still show.
+    """
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in _NOISE:
+        warnings.filterwarnings("ignore", message=message)
+
+
+class EpochLines(L.Callback):
+    """One line per validation epoch when the progress bar is off.
+
+    Lightning then shows nothing between the start and the end of a fit; this line says how far
+    the run is and how it goes, with the metrics the progress bar would have shown (those logged
+    with ``prog_bar=True``), e.g. ``[eegkit] epoch 2/4: train/loss 1.234  val/acc 0.567``.
+    """
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # on_validation_end runs after the epoch's metrics are computed and gathered
+        if (trainer.sanity_checking or trainer.progress_bar_callback is not None
+                or not trainer.is_global_zero):
+            return
+        line = epoch_line(trainer.current_epoch, trainer.max_epochs, trainer.progress_bar_metrics)
+        print(f"[eegkit] {line}")
+
+
+def epoch_line(epoch: int, max_epochs: int | None, metrics: dict) -> str:
+    """``epoch <epoch+1>/<max_epochs>: name value  name value ...`` (3 decimals)."""
+    total = f"/{max_epochs}" if max_epochs is not None and max_epochs > 0 else ""
+    values = "  ".join(f"{k} {float(v):.3f}" for k, v in metrics.items())
+    return f"epoch {epoch + 1}{total}: {values}"
+
+
+class HelpFormatter(DefaultHelpFormatter):
+    """jsonargparse's help, with the description (the docstring's examples) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
 
 
 class EEGKitCLI(LightningCLI):
@@ -58,8 +135,12 @@ class EEGKitCLI(LightningCLI):
                               compute_fn=lambda d: str(Path(d) / "checkpoints"))
 
 
-def make_cli(args=None, description: str | None = None) -> EEGKitCLI:
+def make_cli(args=None, description: str | None = None, prog: str | None = None) -> EEGKitCLI:
+    """Parse ``args`` (a config and overrides) and build the model, datamodule and Trainer."""
     torch.set_float32_matmul_precision("high")
+    quiet_lightning()
+    for module in CLASS_MODULES:
+        importlib.import_module(module)
     with warnings.catch_warnings():
         # LODO folds deliberately re-parse the command line with overrides (explicit ``args``).
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
@@ -71,8 +152,10 @@ def make_cli(args=None, description: str | None = None) -> EEGKitCLI:
             run=False,
             args=args,
             save_config_kwargs={"overwrite": True},
+            trainer_defaults={"callbacks": [EpochLines()]},
             auto_configure_optimizers=False,
-            parser_kwargs={"description": description},
+            parser_kwargs={"description": description, "prog": prog,
+                           "formatter_class": HelpFormatter},
         )
 
 
@@ -94,12 +177,19 @@ def best_checkpoint(out_dir: str | Path) -> str:
     return str(best[-1])
 
 
+def metrics_line(name: str, summary: dict, report_dir: str | Path) -> str:
+    """One line for a person: ``<name>: acc … macro-F1 … kappa … (n=…)  report: <dir>``."""
+    return (f"{name}: acc {summary['acc']:.3f}  macro-F1 {summary['macro_f1']:.3f}  "
+            f"kappa {summary['kappa']:.3f}  (n={summary['n']})  report: {report_dir}")
+
+
 def evaluate_checkpoint(cli: EEGKitCLI, ckpt: str, report_dir: str | Path,
-                        title: str = "") -> dict:
+                        title: str = "", name: str = "test") -> dict:
     """Predict with ``ckpt`` on the datamodule's predict split and write the report.
 
     Writes ``metrics.json`` and ``confusion_matrix.png`` (:func:`eegkit.metrics.write_report`)
-    and, when predictions say which recording each item comes from, hypnogram PNGs.
+    and, when predictions say which recording each item comes from, hypnogram PNGs; prints one
+    :func:`metrics_line` headed by ``name`` (e.g. ``fold hmc``).
     """
     from eegkit.metrics import write_report
 
@@ -120,36 +210,77 @@ def evaluate_checkpoint(cli: EEGKitCLI, ckpt: str, report_dir: str | Path,
                          recording_names=getattr(cli.datamodule, "recording_names", None),
                          title=title)
     summary = write_report(report_dir, y_true, y_pred, names, title=title or Path(ckpt).name)
-    print(json.dumps({k: v for k, v in summary.items() if k != "confusion"}, indent=2))
-    print(f"[eegkit] report written to {report_dir}")
+    print(f"[eegkit] {metrics_line(name, summary, report_dir)}")
     return summary
 
 
-#: What ``train.py`` and ``evaluate.py`` run when called with no arguments (from the repository
-#: root): SleepDIFFormer leave-one-site-out on the simulated demo corpus in ``demo_data/``.
-DEMO_CONFIG = Path("configs/sleepdifformer/demo.yaml")
+#: What ``train.py`` and ``evaluate.py`` run when called with no arguments: SleepDIFFormer
+#: leave-one-site-out on the simulated demo corpus in ``demo_data/`` of the current folder.
+DEMO_CONFIG = "sleepdifformer/demo"
 DEMO_DATA = Path("demo_data")
+
+
+def ensure_demo_corpus() -> Path:
+    """``demo_data/`` of the current folder, the simulated corpus written there on first use."""
+    from eegkit.data.demo import MANIFEST_NAME, ensure_corpus
+
+    if not (DEMO_DATA / MANIFEST_NAME).is_file():
+        print(f"[eegkit] writing the SIMULATED demo corpus into {DEMO_DATA}/ (first use)")
+    return ensure_corpus(DEMO_DATA)
 
 
 def with_demo_default(args: list[str]) -> list[str]:
     """``args``, or the embedded demo's arguments when there are none (corpus made if absent)."""
     if args:
         return args
-    if not DEMO_CONFIG.is_file():
-        raise SystemExit(f"no arguments and no {DEMO_CONFIG} here: run from the repository root "
-                         "for the embedded demo, or pass --config (see --help)")
-    from eegkit.data.demo import ensure_corpus
-
+    config = resolve_config(DEMO_CONFIG)
     print(f"[eegkit] no arguments: the embedded demo ({DEMO_CONFIG} on the SIMULATED corpus in "
           f"{DEMO_DATA}/, written on first use); --help lists the options")
-    ensure_corpus(DEMO_DATA)
-    return ["--config", str(DEMO_CONFIG)]
+    ensure_demo_corpus()
+    return ["--config", str(config)]
 
 
-def train(args=None, description: str | None = None) -> EEGKitCLI | dict:
-    """``train.py``: one run, or every leave-one-domain-out fold with ``--lodo true``."""
-    args = with_demo_default(list(sys.argv[1:] if args is None else args))
-    cli = make_cli(args, description)
+def resolve_config_args(args: Sequence[str]) -> list[str]:
+    """``args`` with every ``--config``/``-c`` value that names a bundled config made a path.
+
+    A bundled config that reads the demo corpus (``demo_data/``) gets it written into the
+    current folder on first use, so ``eegkit fit --config demo`` runs from any folder.
+    """
+    out = list(args)
+    for i, arg in enumerate(out):
+        flag, sep, value = arg.partition("=")
+        if flag not in ("--config", "-c"):
+            continue
+        if not sep:
+            if i + 1 >= len(out) or out[i + 1].startswith("-"):
+                continue  # jsonargparse reports the missing value
+            i, value = i + 1, out[i + 1]
+        if Path(value).is_file():
+            continue
+        path = resolve_config(value)
+        out[i] = f"{flag}={path}" if sep else str(path)
+        if f"{DEMO_DATA}/" in path.read_text(encoding="utf-8"):
+            ensure_demo_corpus()
+    return out
+
+
+def prepare_args(args: Sequence[str]) -> list[str]:
+    """The LightningCLI arguments of ``train``/``evaluate``: the demo when there are none, the
+    user modules of ``--import`` (and of the ``eegkit.plugins`` entry points) imported so that
+    their readers and models are registered before the config is parsed, bundled configs
+    resolved by name."""
+    from eegkit.plugins import import_user_modules
+
+    names, args = pop_imports(with_demo_default(list(args)))
+    import_user_modules(names)
+    return resolve_config_args(args)
+
+
+def train(args=None, description: str | None = None,
+          prog: str | None = None) -> EEGKitCLI | dict:
+    """``train.py`` / ``eegkit fit``: one run, or every LODO fold with ``--lodo true``."""
+    args = prepare_args(sys.argv[1:] if args is None else args)
+    cli = make_cli(args, description, prog)
     if cli.config.get("lodo"):
         from eegkit.lodo import run_lodo
 
@@ -158,10 +289,11 @@ def train(args=None, description: str | None = None) -> EEGKitCLI | dict:
     return cli
 
 
-def evaluate(args=None, description: str | None = None) -> dict:
-    """``evaluate.py``: predict on the test split (or a domain, or every LODO fold); report."""
-    args = with_demo_default(list(sys.argv[1:] if args is None else args))
-    cli = make_cli(args, description)
+def evaluate(args=None, description: str | None = None, prog: str | None = None) -> dict:
+    """``evaluate.py`` / ``eegkit evaluate``: predict on the test split (or a domain, or every
+    LODO fold) and write the report."""
+    args = prepare_args(sys.argv[1:] if args is None else args)
+    cli = make_cli(args, description, prog)
     domain = cli.config.get("eval_domain")
     if cli.config.get("lodo") and domain is None:
         from eegkit.lodo import evaluate_lodo
@@ -169,7 +301,46 @@ def evaluate(args=None, description: str | None = None) -> dict:
         return evaluate_lodo(cli, args, description)
     report_dir = Path(cli.config["out_dir"]) / "report"
     if domain is not None:
-        cli = make_cli([*args, "--data.init_args.held_out", domain], description)
+        cli = make_cli([*args, "--data.init_args.held_out", domain], description, prog)
         report_dir = report_dir.with_name(f"report_{domain}")
     ckpt = cli.config.get("ckpt_path") or best_checkpoint(cli.config["out_dir"])
-    return evaluate_checkpoint(cli, ckpt, report_dir, title=domain or "")
+    return evaluate_checkpoint(cli, ckpt, report_dir, title=domain or "",
+                               name=f"domain {domain}" if domain else "test")
+
+
+# --- help of eegkit fit / evaluate ---------------------------------------------------------------
+FIT_HELP = """Train a model from a YAML config (a file, or the name of a bundled config).
+
+With ``--lodo true`` (set in the sleep configs) every leave-one-domain-out fold is trained,
+evaluated and reported in ``<out_dir>/<domain>/`` and the summary goes to
+``<out_dir>/lodo_summary.{md,csv}``; ``--data.init_args.held_out D`` restricts it to one fold.
+Completed folds are skipped and an interrupted fold resumes from its ``last.ckpt``.
+
+Examples
+--------
+eegkit fit --config demo              # SleepDIFFormer on the simulated corpus (./demo_data)
+eegkit fit --config demo --data.init_args.held_out hmc --trainer.max_epochs 1
+eegkit fit --config baselines/uci_har_eegnet --data.init_args.path "UCI HAR Dataset.zip"
+eegkit fit --config my.yaml --model SleepStagingTask --model.init_args.lr 1e-4
+eegkit fit --import my_readers --config my.yaml      # a reader registered in my_readers.py
+"""
+
+EVALUATE_HELP = """Evaluate a checkpoint and write a report.
+
+Writes ``<out_dir>/report/metrics.json`` (accuracy, macro-F1, kappa, per-class F1, confusion),
+``confusion_matrix.png`` and, for sleep staging, true-vs-predicted hypnograms. The checkpoint is
+``--ckpt_path`` or the run's ``best-*.ckpt``. ``--eval_domain D`` evaluates on the whole of
+domain D instead (report in ``<out_dir>/report_D/``); ``--lodo true`` re-evaluates every fold's
+best checkpoint on its held-out domain and rewrites ``<out_dir>/lodo_summary.{md,csv}``.
+
+Examples
+--------
+eegkit evaluate --config demo
+eegkit evaluate --config demo --out_dir runs/demo/sleepdifformer/hmc --eval_domain isruc
+eegkit evaluate --config baselines/uci_har_eegnet --data.init_args.path "UCI HAR Dataset.zip" \\
+    --ckpt_path runs/har/checkpoints/last.ckpt
+"""
+
+
+__all__ = ["EEGKitCLI", "EpochLines", "best_checkpoint", "evaluate", "evaluate_checkpoint", "fit",
+           "make_cli", "metrics_line", "run_script", "train"]

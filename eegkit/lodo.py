@@ -70,7 +70,7 @@ def run_lodo(cli, args: Sequence[str], description: str | None = None) -> dict:
         fit(fold)
         if fold.trainer.is_global_zero:
             evaluate_checkpoint(fold, best_checkpoint(out_dir / domain), report,
-                                title=f"held out: {domain}")
+                                title=f"held out: {domain}", name=f"fold {domain}")
     if not cli.trainer.is_global_zero:
         return {}
     return write_summary(out_dir, folds)
@@ -87,7 +87,8 @@ def evaluate_lodo(cli, args: Sequence[str], description: str | None = None) -> d
     for domain in folds:
         fold = make_cli([*args, *_fold_overrides(domain, out_dir)], description)
         evaluate_checkpoint(fold, best_checkpoint(out_dir / domain),
-                            out_dir / domain / "report", title=f"held out: {domain}")
+                            out_dir / domain / "report", title=f"held out: {domain}",
+                            name=f"fold {domain}")
     return write_summary(out_dir, folds)
 
 
@@ -196,9 +197,10 @@ def combined_table(runs: dict[str, str | Path], domains: Sequence[str] | None = 
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m eegkit.lodo") -> None:
+    """``eegkit lodo`` / ``python -m eegkit.lodo``: the summary of one run, or runs side by side."""
     parser = argparse.ArgumentParser(
-        prog="python -m eegkit.lodo",
+        prog=prog,
         description="LODO tables. 'summary DIR' rewrites a run's lodo_summary.{md,csv}; "
                     "'table NAME=DIR ...' prints runs side by side (accuracy/macro-F1, %).")
     sub = parser.add_subparsers(dest="command", required=True)

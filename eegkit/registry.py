@@ -32,11 +32,16 @@ class Registry:
         self._discovered = False
 
     def register(self, name: str | None = None, **meta: Any) -> Callable:
-        """Decorator registering ``fn`` under ``name`` (default: its ``__name__``)."""
+        """Decorator registering ``fn`` under ``name`` (default: its ``__name__``).
+
+        A name taken by another function is an error; the same definition registered again
+        (its module re-imported after an earlier import of it failed half-way) replaces it.
+        """
 
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             key = name or fn.__name__
-            if key in self._entries and self._entries[key] is not fn:
+            old = self._entries.get(key)
+            if old is not None and _origin(old) != _origin(fn):
                 raise KeyError(f"{self.kind} {key!r} is registered twice")
             self._entries[key] = fn
             self._meta[key] = meta
@@ -45,13 +50,30 @@ class Registry:
         return deco
 
     def _discover(self) -> None:
+        """Import every public submodule of :attr:`package` so that its entries register.
+
+        The registry counts as discovered only once all imports succeeded: a failed import
+        raises an :class:`ImportError` naming the module, and the next lookup tries again
+        instead of working on a partial registry.
+        """
         if self._discovered:
             return
-        self._discovered = True
         pkg = importlib.import_module(self.package)
-        for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{self.package}."):
-            if not info.name.rsplit(".", 1)[-1].startswith("_"):
+
+        def failed(module: str) -> None:
+            # walk_packages ignores a subpackage that fails to import unless told otherwise
+            raise ImportError(f"{self.kind} registry: cannot import {module}")
+
+        for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{self.package}.",
+                                          onerror=failed):
+            if info.name.rsplit(".", 1)[-1].startswith("_"):
+                continue
+            try:
                 importlib.import_module(info.name)
+            except Exception as err:
+                raise ImportError(f"{self.kind} registry: cannot import {info.name} "
+                                  f"({type(err).__name__}: {err})") from err
+        self._discovered = True
 
     def names(self) -> list[str]:
         self._discover()
@@ -68,3 +90,8 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self._entries)) or "none"
             raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+
+def _origin(fn: Callable[..., Any]) -> tuple[str, str]:
+    # where a registered object is defined; a re-imported module gives new objects, same origin
+    return getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn))

@@ -20,9 +20,10 @@ fi
 # shellcheck disable=SC1091
 source "$EEGKIT_VENV/bin/activate"
 
-# Reinstall only when the dependency declaration or the install recipe changed.
+# Reinstall only when the dependency declaration, the package layout (setup.py: the configs
+# and dataset cards shipped in the package) or the install recipe changed.
 _stamp="$EEGKIT_VENV/.eegkit-install-stamp"
-_want="$(cat "$_repo/pyproject.toml" "$_repo/scripts/env.sh" | sha256sum | cut -c1-16)-$EEGKIT_EXTRAS-$EEGKIT_TORCH"
+_want="$(cat "$_repo/pyproject.toml" "$_repo/setup.py" "$_repo/scripts/env.sh" | sha256sum | cut -c1-16)-$EEGKIT_EXTRAS-$EEGKIT_TORCH"
 if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_want" ]; then
     echo "[eegkit] installing eegkit[$EEGKIT_EXTRAS] into $EEGKIT_VENV"
     if [ -n "$EEGKIT_TORCH" ]; then

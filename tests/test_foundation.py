@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -37,6 +40,33 @@ def test_cli_help(script):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "--config" in proc.stdout and "--out_dir" in proc.stdout
+    # the docstring's examples as written (one command per line), not reflowed into a paragraph
+    doc = ast.get_docstring(ast.parse((REPO / script).read_text()))
+    examples = doc[doc.index("Examples"):]
+    assert examples in proc.stdout
+    # eegkit's tasks and datamodules are known by their short names
+    assert "eegkit.tasks.sleep_staging.SleepStagingTask" in proc.stdout
+
+
+def test_short_class_names_resolve():
+    proc = subprocess.run([sys.executable, "train.py", "--model.help", "SleepStagingTask"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "--model.w_align" in proc.stdout
+
+
+def test_bad_data_is_one_line_and_exit_status_2(tmp_path):
+    missing = tmp_path / "no_such_folder"
+    proc = subprocess.run(
+        [sys.executable, "train.py", "--config", "configs/sleepdifformer/demo.yaml",
+         "--out_dir", str(tmp_path / "run"), "--data.init_args.domains",
+         json.dumps({d: {"reader": d, "path": str(missing)} for d in ("hmc", "isruc")})],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"eegkit: error: {missing}: dataset path does not exist (reader 'hmc')",
+        "(run with --traceback for the full stack)"]
 
 
 def test_cli_rejects_unknown_config_key(tmp_path):
@@ -48,16 +78,14 @@ def test_cli_rejects_unknown_config_key(tmp_path):
     assert "not_a_key" in proc.stderr
 
 
-def test_no_arguments_run_the_embedded_demo(monkeypatch, tmp_path):
+def test_no_arguments_run_the_embedded_demo_from_any_folder(monkeypatch, tmp_path):
     from eegkit import cli
 
     made = []
     monkeypatch.setattr("eegkit.data.demo.ensure_corpus", lambda root: made.append(root))
-    monkeypatch.chdir(REPO)
+    monkeypatch.chdir(tmp_path)  # outside the repository: the bundled config, ./demo_data
     assert cli.with_demo_default(["--config", "x.yaml"]) == ["--config", "x.yaml"]
     assert made == []
-    assert cli.with_demo_default([]) == ["--config", str(cli.DEMO_CONFIG)]
-    assert made == [cli.DEMO_DATA] and (REPO / cli.DEMO_CONFIG).is_file()
-    monkeypatch.chdir(tmp_path)  # elsewhere there is no demo config: a clear exit
-    with pytest.raises(SystemExit, match="repository root"):
-        cli.with_demo_default([])
+    flag, config = cli.with_demo_default([])
+    assert flag == "--config" and made == [cli.DEMO_DATA]
+    assert Path(config).read_bytes() == (REPO / "configs/sleepdifformer/demo.yaml").read_bytes()

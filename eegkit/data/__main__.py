@@ -4,6 +4,9 @@
 recordings, subjects, windows per split, class counts, channels and sampling rates. For sleep
 datasets it runs (or reads from the cache) the sleep pipeline, so it also prepares the arrays
 that training uses; windows datasets are split by their official split where they ship one.
+
+``python -m eegkit.data card NAME`` prints the dataset card shipped with eegkit
+(``datasets/NAME.md``): where to get the data, the folder layout the reader expects, its labels.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from eegkit.data import dataset_info, list_datasets, load
 from eegkit.data.sleep import class_counts, prepare_sleep
 from eegkit.data.types import DataError
+from eegkit.utils.resources import dataset_card
 
 
 def _sleep_summary(name: str, path: Path, cache_dir: str | None, progress: bool) -> dict:
@@ -106,8 +110,9 @@ def summary(name: str, path: str | Path, cache_dir: str | None = None,
     return {"dataset": name, "kind": kind, "path": str(path), **body}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eegkit.data", description=__doc__,
+def main(argv: list[str] | None = None, prog: str = "python -m eegkit.data") -> int:
+    """``eegkit data`` / ``python -m eegkit.data``; the exit status."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("summary", help="print a JSON summary of a dataset")
@@ -115,10 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path", type=Path)
     p.add_argument("--cache-dir", default=None, help="cache root (default $EEGKIT_CACHE)")
     p.add_argument("--progress", action="store_true", help="progress bar while preparing")
+    c = sub.add_parser("card", help="print a bundled dataset card (datasets/NAME.md)")
+    c.add_argument("name")
     args = parser.parse_args(argv)
     try:
+        if args.command == "card":
+            print(dataset_card(args.name))
+            return 0
         out = summary(args.name, args.path, args.cache_dir, args.progress)
-    except DataError as err:
+    except (DataError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(out, indent=2))

@@ -22,13 +22,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from eegkit.data.cache import ArrayCache, cache_key
-from eegkit.diffusion.mulaw import to_backbone_scale
-from eegkit.models.eegdm_lft import extract_latents
+from eegkit.models.eegdm_lft import raw_latents
 from eegkit.models.eegdm_ssmdp import SSMDP
 from eegkit.tasks.eegdm import load_backbone
 
 #: Bump when the latent extraction changes, to invalidate cached latents.
-LATENT_CACHE_VERSION = 1
+LATENT_CACHE_VERSION = 2
 
 
 def backbone_digest(backbone: torch.nn.Module) -> str:
@@ -46,23 +45,25 @@ def cached_latents(
     X: np.ndarray,
     sfreq: float,
     data_key: dict[str, Any],
-    scale: float,
-    mu: float | None = 255.0,
-    train_sfreq: float = 200.0,
     t_extract: int = 1,
+    channels: list[int] | None = None,
     batch_size: int = 32,
     cache_dir: str | Path | None = None,
 ) -> np.ndarray:
     """Latents ``(N, C, n_blocks, n_pools, width)`` float16 of windows ``X`` (N, C, T).
 
-    Computed once, then memory-mapped from an :class:`~eegkit.data.cache.ArrayCache` entry keyed
-    by ``data_key`` (what identifies ``X``: dataset, files, reader options), the backbone's
-    weights and the extraction settings. The build streams through a temporary memory-mapped
-    file, so it never holds all latents in memory.
+    ``X`` is in the pretraining data's units; the backbone's own input transform and S4D rate
+    apply (:func:`~eegkit.models.eegdm_lft.raw_latents`), ``channels`` maps data channels to
+    channel-embedding indices. Computed once, then memory-mapped from an
+    :class:`~eegkit.data.cache.ArrayCache` entry keyed by ``data_key`` (what identifies ``X``:
+    dataset, files, reader options), the backbone's weights and the extraction settings. The
+    build streams through a temporary memory-mapped file, so it never holds all latents in
+    memory.
     """
     pool_size = int(round(sfreq))
-    rate = train_sfreq / sfreq
-    settings = {"scale": scale, "mu": mu, "rate": rate, "t": t_extract, "pool": pool_size}
+    settings = {"scale": backbone.scale, "mu": backbone.mu, "rate": backbone.rate_for(sfreq),
+                "t": t_extract, "pool": pool_size,
+                "channels": None if channels is None else list(channels)}
     key = cache_key(kind="eegdm-latents", data=data_key, shape=list(X.shape),
                     backbone=backbone_digest(backbone),
                     settings=settings, version=LATENT_CACHE_VERSION)
@@ -79,8 +80,7 @@ def cached_latents(
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
             for start in range(0, n, batch_size):
                 x = torch.tensor(np.asarray(X[start:start + batch_size], dtype=np.float32))
-                lat = extract_latents(backbone, to_backbone_scale(x, scale, mu), pool_size,
-                                      t_extract, rate=rate)
+                lat = raw_latents(backbone, x, sfreq, t_extract, channels)
                 out[start:start + len(x)] = lat.numpy().astype(np.float16)
             out.flush()
             cache.save("eegdm-latents", key, {"latents": out}, {"shape": shape, **settings})
@@ -120,6 +120,9 @@ class EEGDMLatentDataModule(L.LightningDataModule):
     backbone_ckpt : str
         Pretraining checkpoint (:class:`EEGDMPretrainTask`); its EMA backbone, scale, µ and
         ``train_sfreq`` are used.
+    channel_map : list of int, optional
+        Backbone channel-embedding index of every data channel (default: the position), e.g.
+        :data:`eegkit.data.events.CHBMIT_TCP_INDEX` for CHB-MIT on a TUEV-pretrained backbone.
     dataset, path, protocol, val_fraction, test_fraction, seed, reader_kwargs, cache_dir
         As for the window datamodule (same split).
     batch_size, num_workers : int
@@ -140,6 +143,7 @@ class EEGDMLatentDataModule(L.LightningDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         t_extract: int = 1,
+        channel_map: list[int] | None = None,
         cache_dir: str | None = None,
     ):
         super().__init__()
@@ -174,15 +178,20 @@ class EEGDMLatentDataModule(L.LightningDataModule):
         hp = self.hparams
         self.windows.setup(stage)
         w = self.windows.windows
-        backbone, pre = load_backbone(hp.backbone_ckpt)
+        backbone, _ = load_backbone(hp.backbone_ckpt)
         data_key = {"dataset": hp.dataset, "path": str(Path(hp.path).resolve()),
                     "reader": hp.reader_kwargs or {}, "n": len(w)}
-        self.latents = cached_latents(
-            backbone, w.X, w.sfreq, data_key, pre["scale"], pre["mu"], pre["train_sfreq"],
-            hp.t_extract, cache_dir=hp.cache_dir)
+        self.latents = cached_latents(backbone, w.X, w.sfreq, data_key, hp.t_extract,
+                                      hp.channel_map, cache_dir=hp.cache_dir)
         _, subject_code = np.unique(w.subject, return_inverse=True)
         self._datasets = {name: LatentDataset(self.latents, w.y, subject_code, idx)
                           for name, idx in self.windows.split_index.items()}
+
+    @property
+    def train_labels(self) -> np.ndarray:
+        """Labels of the training split (for class weights such as BCE's ``pos_weight``)."""
+        self.setup()
+        return np.asarray(self.windows.windows.y)[self.windows.split_index["train"]]
 
     @property
     def latent_shape(self) -> tuple[int, ...]:

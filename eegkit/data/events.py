@@ -3,9 +3,13 @@
 - TUEV: 22-channel TCP bipolar montage from the referential channels, band-pass 0.1–75 Hz,
   50 Hz notch, resampled to 200 Hz, amplitude in µV/100; one 5-s window per ``.rec`` line, from
   2 s before the event start (the 1-s event plus 2 s on each side). Classes SPSW, GPED, PLED,
-  EYEM, ARTF, BCKG. ``official_split`` = ``"train"``/``"test"`` (TUEV's train/eval).
+  EYEM, ARTF, BCKG. ``official_split`` = ``"train"``/``"test"`` (TUEV's train/eval). TUEV marks
+  an event once per annotated channel, so one event gives several identical windows; for
+  label-free pretraining ``unique_events=True`` keeps one window per event.
 - CHB-MIT: 16 bipolar channels, band-pass 0.5–75 Hz, 60 Hz notch, 200 Hz, µV/100, consecutive
   non-overlapping 10-s segments; a segment is a seizure (1) when it overlaps a seizure interval.
+  :data:`CHBMIT_TCP_INDEX` maps its channels onto the TCP montage, so a TUEV-pretrained EEGDM
+  backbone embeds them as the same electrode pairs.
 
 Results are cached with :class:`~eegkit.data.cache.ArrayCache` (content-keyed, memory-mapped);
 windows are streamed to a scratch file while building, so a large corpus never sits in memory
@@ -36,6 +40,8 @@ CHBMIT_CHANNELS: tuple[str, ...] = (
     "FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP2-F8", "F8-T8", "T8-P8", "P8-O2",
     "FP1-F3", "F3-C3", "C3-P3", "P3-O1", "FP2-F4", "F4-C4", "C4-P4", "P4-O2",
 )
+#: 10-10 names of temporal electrodes → the older 10-20 names used by TUH's TCP montage.
+TCP_ALIASES: dict[str, str] = {"T7": "T3", "P7": "T5", "T8": "T4", "P8": "T6"}
 #: Bump when the output of a pipeline changes for the same files and config.
 EVENTS_PIPELINE_VERSION = 1
 
@@ -96,6 +102,34 @@ def tcp_bipolar(rec: Recording) -> tuple[np.ndarray, list[str]]:
     return rec.data[anode] - rec.data[cathode], [f"{a}-{c}" for a, c in TCP_MONTAGE]
 
 
+def tcp_index(ch_names: Sequence[str]) -> list[int]:
+    """Position in :data:`TCP_MONTAGE` of every bipolar channel ``"A-B"`` (case-insensitive).
+
+    Electrodes named in the 10-10 system are read with their 10-20 names
+    (:data:`TCP_ALIASES`: T7 = T3, P7 = T5, T8 = T4, P8 = T6), so ``"F7-T7"`` is TCP ``F7-T3``.
+
+    Raises
+    ------
+    ValueError
+        For a channel that is not a TCP electrode pair.
+    """
+    tcp = {f"{a}-{c}": k for k, (a, c) in enumerate(TCP_MONTAGE)}
+    index = []
+    for name in ch_names:
+        pair = "-".join(TCP_ALIASES.get(e, e) for e in name.upper().split("-"))
+        if pair not in tcp:
+            raise ValueError(f"channel {name!r} ({pair}) is not in the TCP montage {list(tcp)}")
+        index.append(tcp[pair])
+    return index
+
+
+#: TCP channel of every :data:`CHBMIT_CHANNELS` entry, the channel-embedding map of a
+#: TUEV-pretrained backbone on CHB-MIT: FP1-F7, F7-T7 (F7-T3), T7-P7 (T3-T5), P7-O1 (T5-O1),
+#: FP2-F8, F8-T8 (F8-T4), T8-P8 (T4-T6), P8-O2 (T6-O2) → 0..7; FP1-F3, F3-C3, C3-P3, P3-O1,
+#: FP2-F4, F4-C4, C4-P4, P4-O2 → 14..21.
+CHBMIT_TCP_INDEX: tuple[int, ...] = tuple(tcp_index(CHBMIT_CHANNELS))
+
+
 def chbmit_bipolar(rec: Recording) -> tuple[np.ndarray, list[str]]:
     """The :data:`CHBMIT_CHANNELS` rows (the first of a repeated label), case-insensitive."""
     index = {}
@@ -109,20 +143,25 @@ def chbmit_bipolar(rec: Recording) -> tuple[np.ndarray, list[str]]:
 
 
 def condition(data: np.ndarray, sfreq: float, config: EventConfig) -> np.ndarray:
-    """Band-pass, notch, resample and scale ``(C, N)`` volts (float32 out)."""
+    """Band-pass, notch (unless ``config.notch`` is None), resample and scale ``(C, N)`` volts
+    (float32 out)."""
     x = pp.bandpass(data, sfreq, config.l_freq, config.h_freq)
-    x = pp.notch(x, sfreq, config.notch, harmonics=False)
+    if config.notch is not None:
+        x = pp.notch(x, sfreq, config.notch, harmonics=False)
     x = pp.resample(x, sfreq, config.sfreq)
     return (x * config.scale).astype(np.float32, copy=False)
 
 
 # --- windows of one recording -----------------------------------------------------------------
-def tuev_windows(rec: Recording, config: EventConfig = TUEV_CONFIG,
+def tuev_windows(rec: Recording, config: EventConfig = TUEV_CONFIG, unique: bool = False,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One window per event of a TUEV recording.
+    """One window per ``.rec`` line of a TUEV recording (per event with ``unique``).
 
     The window starts ``pre_s`` before the event start and lasts ``window_s`` (2 s + the 1-s
     TUEV event + 2 s). A window that would cross an end of the recording is shifted inside it.
+    ``.rec`` lines are per annotated channel, so an event marked on several channels gives the
+    same window several times; ``unique=True`` keeps only the first line of each window start
+    (its label and channel), for pretraining, where labels are not used.
 
     Returns
     -------
@@ -138,9 +177,11 @@ def tuev_windows(rec: Recording, config: EventConfig = TUEV_CONFIG,
                                     f"than one {config.window_s:g}-s window")
     starts = np.round((rec.events["onset"] - config.pre_s) * config.sfreq).astype(np.int64)
     starts = np.clip(starts, 0, x.shape[1] - n_win)
+    keep = np.sort(np.unique(starts, return_index=True)[1]) if unique else slice(None)
+    starts = starts[keep]
     X = x[:, starts[:, None] + np.arange(n_win)].transpose(1, 0, 2)
-    return (np.ascontiguousarray(X), rec.events["code"].astype(np.int64),
-            rec.events["channel"].astype(np.int64))
+    return (np.ascontiguousarray(X), rec.events["code"][keep].astype(np.int64),
+            rec.events["channel"][keep].astype(np.int64))
 
 
 def chbmit_segments(rec: Recording, config: EventConfig = CHBMIT_CONFIG,
@@ -190,13 +231,16 @@ def _build(recordings: Iterable[Recording],
 
 
 def _prepare(name: str, path: Path, reader_kwargs: dict, config: EventConfig,
-             windows_of: Callable, cache_dir: str | Path | None) -> dict[str, np.ndarray]:
+             windows_of: Callable, cache_dir: str | Path | None,
+             options: dict | None = None) -> dict[str, np.ndarray]:
+    """Cached arrays of ``windows_of`` over the recordings; ``options`` (pipeline switches
+    such as TUEV's ``unique_events``) are part of the cache key."""
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(path, f"dataset path does not exist (dataset {name!r})")
     key = cache_key(kind="events", dataset=name, path=str(path.resolve()),
                     files=path_fingerprint(path), reader=reader_kwargs, config=asdict(config),
-                    version=EVENTS_PIPELINE_VERSION)
+                    version=EVENTS_PIPELINE_VERSION, **({"options": options} if options else {}))
     cache = ArrayCache(cache_dir)
     entry = f"events-{name}"
     if not cache.exists(entry, key):
@@ -214,8 +258,14 @@ def _prepare(name: str, path: Path, reader_kwargs: dict, config: EventConfig,
 
 
 def prepare_tuev(path: str | Path, split: str | None = None, config: EventConfig = TUEV_CONFIG,
-                 cache_dir: str | Path | None = None) -> Windows:
+                 cache_dir: str | Path | None = None, unique_events: bool = False) -> Windows:
     """TUEV event windows (cached).
+
+    Parameters
+    ----------
+    unique_events : bool
+        One window per event instead of one per ``.rec`` line (annotated channel); for
+        pretraining (set ``reader_kwargs: {unique_events: true}`` in a window datamodule).
 
     Returns
     -------
@@ -226,11 +276,12 @@ def prepare_tuev(path: str | Path, split: str | None = None, config: EventConfig
         and its file are kept in the cache entry (arrays ``channel``, ``recording``).
     """
     def windows_of(rec: Recording):
-        X, y, channel = tuev_windows(rec, config)
+        X, y, channel = tuev_windows(rec, config, unique_events)
         split_name = "test" if rec.meta.get("split") == "eval" else "train"
         return X, y, {"channel": channel, "official_split": np.full(len(y), split_name)}
 
-    a = _prepare("tuev", Path(path), {"split": split}, config, windows_of, cache_dir)
+    a = _prepare("tuev", Path(path), {"split": split}, config, windows_of, cache_dir,
+                 {"unique_events": True} if unique_events else None)
     subject = np.asarray(a["subject"])
     return Windows(
         X=a["X"], y=np.asarray(a["y"]), subject=subject, group=subject.copy(),

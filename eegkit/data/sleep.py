@@ -1,6 +1,8 @@
 """Sleep pipeline: any registered sleep reader -> sequences of 20 thirty-second epochs.
 
-For each recording, on the (EEG, EOG) pair named by the reader's ``sleep_channels`` metadata:
+For each recording, on the (EEG, EOG) pair named by the reader's ``sleep_channels`` metadata
+(or by the ``channels`` argument), with the settings of a :class:`SleepConfig` (which
+:meth:`SleepConfig.from_dict` builds from a config file's mapping):
 
 1. keep the scored part of the night; where the dataset asks for it (registry metadata
    ``wake_margin_min``, 30 min for Sleep-EDF), only the wake within that margin before the first
@@ -11,7 +13,10 @@ For each recording, on the (EEG, EOG) pair named by the reader's ``sleep_channel
 4. cut 30-s epochs aligned to the stages, drop unscored/movement epochs (count logged);
 5. pack the remaining epochs, in time order, into non-overlapping sequences of ``seq_len``
    epochs (a sequence steps over a dropped epoch, as in the published pipelines); the
-   remainder (< ``seq_len`` epochs) is dropped.
+   remainder (< ``seq_len`` epochs) is dropped (for training only: :mod:`eegkit.predict`
+   pads it, so that a new recording is staged to its end).
+
+Steps 2-3 are :func:`condition_epochs`, which prediction on a new recording calls too.
 
 Results are stored with :class:`~eegkit.data.cache.ArrayCache` (memory-mapped on reading),
 keyed by the dataset name, the reader arguments, every file under the dataset folder (name,
@@ -28,7 +33,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +67,21 @@ class SleepConfig:
     h_freq: float = 35.0
     seq_len: int = 20
     wake_margin_min: float | None | str = "auto"
+
+    @classmethod
+    def from_dict(cls, values: dict | None, **overrides) -> SleepConfig:
+        """A config from a mapping (e.g. the ``preprocessing:`` block of a YAML config).
+
+        ``overrides`` (e.g. the datamodule's ``seq_len``) take precedence; an unknown key is a
+        ``ValueError`` naming the known ones, so a typo in a config is never silently ignored.
+        """
+        values = {**(values or {}), **overrides}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown sleep preprocessing setting(s) {unknown}; "
+                             f"known: {sorted(known)}")
+        return cls(**values)
 
 
 @dataclass
@@ -115,22 +136,21 @@ def keep_range(stages: np.ndarray, wake_margin_epochs: int | None) -> tuple[int,
     return start, stop
 
 
-def recording_epochs(rec: Recording, channels: tuple[str, str], config: SleepConfig,
-                     wake_margin_epochs: int | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Scored epochs ``(n, 2, T)`` float32, their stages ``(n,)`` int8, and how many epochs in
-    the kept span were dropped as unscored."""
-    if rec.stages is None:
-        raise DataError(rec.source, "recording has no sleep stages")
-    stages = np.asarray(rec.stages, dtype=np.int8)
+def condition_epochs(rec: Recording, channels: Sequence[str], config: SleepConfig,
+                     start: int, stop: int) -> np.ndarray:
+    """Epochs ``[start, stop)`` (counted from ``rec.epoch_onset``) of ``channels``, preprocessed.
+
+    Resampling and band-pass run over the span plus a guard of up to one minute on each side
+    (dropped afterwards), and every channel is z-scored over the span: the training pipeline
+    and prediction on a new recording share this one implementation.
+
+    Returns
+    -------
+    ndarray, shape (stop - start, len(channels), 30 * config.sfreq), float32
+    """
     onset = int(round(rec.epoch_onset * rec.sfreq))
     per_epoch = EPOCH_SEC * rec.sfreq
-    n_fit = int((rec.n_times - onset) // per_epoch)
-    stages = stages[:n_fit]  # epochs the signal covers completely
-    start, stop = keep_range(stages, wake_margin_epochs)
     n_out = int(round(EPOCH_SEC * config.sfreq))
-    if stop <= start:
-        log.warning("%s: no epoch to keep (no scored sleep)", rec.source)
-        return np.zeros((0, 2, n_out), np.float32), np.zeros(0, np.int8), 0
     guard = int(_GUARD_SEC * rec.sfreq)
     a = onset + int(round(start * per_epoch))
     b = onset + int(round(stop * per_epoch))
@@ -146,9 +166,46 @@ def recording_epochs(rec: Recording, channels: tuple[str, str], config: SleepCon
     if x.shape[1] < (stop - start) * n_out:  # resampling can lose a sample at the very end
         x = np.pad(x, ((0, 0), (0, (stop - start) * n_out - x.shape[1])), mode="edge")
     x = pp.zscore(x, out=x)
+    return pp.epochs(x, n_out)
+
+
+def recording_epochs(rec: Recording, channels: tuple[str, str], config: SleepConfig,
+                     wake_margin_epochs: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Scored epochs ``(n, 2, T)`` float32, their stages ``(n,)`` int8, and how many epochs in
+    the kept span were dropped as unscored."""
+    if rec.stages is None:
+        raise DataError(rec.source, "recording has no sleep stages")
+    stages = np.asarray(rec.stages, dtype=np.int8)
+    onset = int(round(rec.epoch_onset * rec.sfreq))
+    n_fit = int((rec.n_times - onset) // (EPOCH_SEC * rec.sfreq))
+    stages = stages[:n_fit]  # epochs the signal covers completely
+    start, stop = keep_range(stages, wake_margin_epochs)
+    if stop <= start:
+        log.warning("%s: no epoch to keep (no scored sleep)", rec.source)
+        n_out = int(round(EPOCH_SEC * config.sfreq))
+        return np.zeros((0, 2, n_out), np.float32), np.zeros(0, np.int8), 0
     kept = stages[start:stop]
     scored = kept != UNSCORED
-    return pp.epochs(x, n_out)[scored], kept[scored], int((~scored).sum())
+    epochs = condition_epochs(rec, channels, config, start, stop)
+    return epochs[scored], kept[scored], int((~scored).sum())
+
+
+def sleep_channels(name: str, channels: Sequence[str] | None = None) -> tuple[str, str]:
+    """The (EEG, EOG) pair read from dataset ``name``: ``channels`` when given (an override,
+    e.g. for a montage the registry does not name), else the reader's ``sleep_channels``.
+
+    ``name`` must be a sleep reader, or the generic ``edf`` reader (kind ``"generic"``), which
+    names no pair of its own.
+    """
+    info = dataset_info(name)
+    if info.get("kind") not in ("sleep", "generic"):
+        raise ValueError(f"{name!r} is a reader of kind {info.get('kind')!r}, not a sleep reader")
+    if channels is None and "sleep_channels" not in info:
+        raise ValueError(f"reader {name!r} names no (EEG, EOG) pair: pass channels=[EEG, EOG]")
+    pair = tuple(info["sleep_channels"] if channels is None else channels)
+    if len(pair) != 2 or not all(isinstance(c, str) and c for c in pair):
+        raise ValueError(f"channels must be two channel names (EEG, EOG), got {channels!r}")
+    return pair
 
 
 def _resolve_margin(name: str, config: SleepConfig) -> int | None:
@@ -158,10 +215,9 @@ def _resolve_margin(name: str, config: SleepConfig) -> int | None:
     return None if margin is None else int(round(float(margin) * 60 / EPOCH_SEC))
 
 
-def _build(name: str, path: Path, config: SleepConfig, reader_kwargs: dict,
-           scratch: Path, progress: bool) -> tuple[dict[str, np.ndarray], dict]:
-    info_meta = dataset_info(name)
-    channels = tuple(info_meta["sleep_channels"])
+def _build(name: str, path: Path, config: SleepConfig, channels: tuple[str, str],
+           reader_kwargs: dict, scratch: Path, progress: bool,
+           ) -> tuple[dict[str, np.ndarray], dict]:
     margin = _resolve_margin(name, config)
     recordings = load(name, path, channels=list(channels), **reader_kwargs)
     L, T = config.seq_len, int(round(EPOCH_SEC * config.sfreq))
@@ -208,13 +264,14 @@ def _build(name: str, path: Path, config: SleepConfig, reader_kwargs: dict,
 
 def prepare_sleep(name: str, path: str | Path, config: SleepConfig | None = None,
                   cache_dir: str | Path | None = None, progress: bool = True,
-                  **reader_kwargs) -> SleepSequences:
+                  channels: Sequence[str] | None = None, **reader_kwargs) -> SleepSequences:
     """Prepared (cached) sequences of sleep dataset ``name`` read from ``path``.
 
     Parameters
     ----------
     name : str
-        A registered reader of ``kind="sleep"`` with ``sleep_channels`` metadata.
+        A registered reader of ``kind="sleep"`` with ``sleep_channels`` metadata, or the
+        generic ``edf`` reader with ``channels`` and its stage options.
     path : str or Path
         The dataset folder as distributed.
     config : SleepConfig, optional
@@ -222,18 +279,18 @@ def prepare_sleep(name: str, path: str | Path, config: SleepConfig | None = None
         Cache root (default ``$EEGKIT_CACHE`` or ``~/.cache/eegkit``).
     progress : bool
         Show a progress bar over recordings while preparing.
+    channels : (str, str), optional
+        The (EEG, EOG) channel names to read instead of the reader's ``sleep_channels``.
     **reader_kwargs
         Passed to the reader (``channels`` is set by the pipeline).
     """
     config = config or SleepConfig()
-    info = dataset_info(name)
-    if info.get("kind") != "sleep" or "sleep_channels" not in info:
-        raise ValueError(f"{name!r} is not a sleep reader with sleep_channels metadata")
+    channels = sleep_channels(name, channels)
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(path, f"dataset path does not exist (reader {name!r})")
     key = make_key(dataset=name, pipeline=PIPELINE_VERSION, config=asdict(config),
-                   channels=info["sleep_channels"], wake_margin=_resolve_margin(name, config),
+                   channels=list(channels), wake_margin=_resolve_margin(name, config),
                    reader_kwargs=reader_kwargs, files=path_fingerprint(path))
     cache = ArrayCache(cache_dir)
     entry = f"sleep-{name}"
@@ -242,7 +299,8 @@ def prepare_sleep(name: str, path: str | Path, config: SleepConfig | None = None
         fd, scratch = tempfile.mkstemp(prefix=f".{entry}-", suffix=".f32", dir=cache.root)
         os.close(fd)
         try:
-            arrays, meta = _build(name, path, config, reader_kwargs, Path(scratch), progress)
+            arrays, meta = _build(name, path, config, channels, reader_kwargs, Path(scratch),
+                                  progress)
             cache.save(entry, key, arrays, meta)
             del arrays
         finally:
@@ -262,5 +320,5 @@ def class_counts(y: np.ndarray) -> dict[str, int]:
     return {s: int(c) for s, c in zip(STAGES, counts, strict=True)}
 
 
-__all__ = ["SleepConfig", "SleepSequences", "class_counts", "keep_range", "prepare_sleep",
-           "recording_epochs"]
+__all__ = ["SleepConfig", "SleepSequences", "class_counts", "condition_epochs", "keep_range",
+           "prepare_sleep", "recording_epochs", "sleep_channels"]

@@ -7,7 +7,8 @@ items are read from the memory maps one sequence at a time, never copied as a wh
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -87,7 +88,8 @@ class SleepDataModule(L.LightningDataModule):
     ----------
     domains : dict of str to dict
         Domain name -> ``{"reader": <registered sleep reader>, "path": <folder>}``; other keys
-        are passed to the reader.
+        are passed to the reader, except ``channels`` (an (EEG, EOG) pair replacing the
+        reader's own, see :func:`~eegkit.data.sleep.prepare_sleep`).
     held_out : str, optional
         The test domain (leave-one-domain-out); ``None``: no test set.
     val_fraction : float
@@ -95,6 +97,9 @@ class SleepDataModule(L.LightningDataModule):
     batch_size : int
     seq_len : int
         Epochs per sequence (20 in SleepDIFFormer).
+    preprocessing : dict, optional
+        :class:`~eegkit.data.sleep.SleepConfig` settings other than ``seq_len`` (``sfreq``,
+        ``l_freq``, ``h_freq``, ``wake_margin_min``); the defaults when ``None``.
     balanced : bool
         Domain-balanced training batches; ``False``: plain shuffling.
     num_workers : int
@@ -108,6 +113,9 @@ class SleepDataModule(L.LightningDataModule):
     Attributes
     ----------
     n_chans, n_times, sfreq, n_outputs, seq_len, class_names, domain_names
+    preprocessing : dict
+        The complete :class:`~eegkit.data.sleep.SleepConfig` as a dict; the sleep task keeps it
+        in its hyper-parameters so prediction on a new recording repeats it.
     recording_names : list of str
         ``"<domain>/<recording>"`` per global recording id (see :meth:`recording_name`).
     """
@@ -118,7 +126,8 @@ class SleepDataModule(L.LightningDataModule):
     def __init__(self, domains: dict[str, dict], held_out: str | None = None,
                  val_fraction: float = 0.2, batch_size: int = 16, seq_len: int = 20,
                  balanced: bool = True, num_workers: int = 0, cache_dir: str | None = None,
-                 seed: int = 0, train_batches_per_epoch: int | None = None):
+                 seed: int = 0, train_batches_per_epoch: int | None = None,
+                 preprocessing: dict[str, Any] | None = None):
         super().__init__()
         if not domains:
             raise DataError(None, "SleepDataModule needs at least one domain")
@@ -139,7 +148,10 @@ class SleepDataModule(L.LightningDataModule):
         self.cache_dir = cache_dir
         self.seed = seed
         self.train_batches_per_epoch = train_batches_per_epoch
-        self.config = SleepConfig(seq_len=seq_len)
+        if preprocessing and "seq_len" in preprocessing:
+            raise ValueError("set seq_len on the datamodule, not in preprocessing")
+        self.config = SleepConfig.from_dict(preprocessing, seq_len=seq_len)
+        self.preprocessing = asdict(self.config)
         self.n_times = int(round(30 * self.config.sfreq))
         self.sfreq = self.config.sfreq
         self.class_names = list(STAGES)

@@ -26,6 +26,7 @@ from eegkit.data import dataset_info, load
 from eegkit.data.cache import ArrayCache, cache_key
 from eegkit.data.events import prepare_windows
 from eegkit.data.readers._files import path_fingerprint
+from eegkit.data.readers.edf import window_preprocessing
 from eegkit.data.splits import (
     check_nonempty,
     group_holdout,
@@ -140,8 +141,9 @@ class WindowDataModule(L.LightningDataModule):
 
     Attributes
     ----------
-    n_chans, n_times, sfreq, n_outputs, class_names
-        Read by :class:`~eegkit.tasks.classification.ClassificationTask` to size its model.
+    n_chans, n_times, sfreq, n_outputs, class_names, ch_names, preprocessing
+        Read by :class:`~eegkit.tasks.classification.ClassificationTask` to size its model and
+        to know the input it expects.
     """
 
     def __init__(
@@ -188,6 +190,18 @@ class WindowDataModule(L.LightningDataModule):
     @property
     def class_names(self) -> list[str]:
         return list(self._load().classes)
+
+    @property
+    def ch_names(self) -> list[str]:
+        return list(self._load().ch_names)
+
+    @property
+    def preprocessing(self) -> dict | None:
+        """For the generic ``edf`` reader, the channels and conditioning that prediction on a
+        new recording repeats (see :func:`eegkit.predict.predict_file`); ``None`` otherwise."""
+        if self.hparams.dataset != "edf":
+            return None
+        return window_preprocessing(self.hparams.reader_kwargs or {})
 
     # --- data ------------------------------------------------------------------------------
     def _load(self) -> Windows:

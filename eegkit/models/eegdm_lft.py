@@ -4,17 +4,19 @@ The LFT classifies the latents of a frozen SSMDP backbone, shaped
 ``(B, C, n_layers, n_pools, width)``: the std-pooled gate activations of every backbone block for
 every channel and every 1-s pool (:meth:`eegkit.models.eegdm_ssmdp.SSMDP.extract_gates`).
 
-- Fusion: per pool, ``n_fusion_tokens`` learnable tokens pass through ``n_layers`` fusion
-  blocks; block ``i`` cross-attends to the ``C`` channel tokens of backbone layer ``i``.
-  Block weights are shared across pools (pools are run as one batch).
+- Fusion: every pool has its own ``n_fusion_tokens`` learnable tokens (``(n_pools, n_fusion_tokens,
+  width)`` in all); they pass through ``n_layers`` fusion blocks, block ``i`` cross-attending
+  to the ``C`` channel tokens of backbone layer ``i``. Block weights are shared across pools
+  (pools are run as one batch).
 - Classification: the ``n_pools * n_fusion_tokens`` fused tokens plus a learnable positional
   embedding pass ``n_cls_blocks`` pre-LN transformer blocks, are mean-pooled and classified.
 
-At the defaults (TUEV: 22 channels, 20 layers, 5 pools, 6 classes) the LFT has 6,896,134
+At the defaults (TUEV: 22 channels, 20 layers, 5 pools, 6 classes) the LFT has 6,904,326
 parameters, in line with the paper's 6.9M.
 
 :class:`EEGDM` chains a frozen backbone and an LFT so that the whole method takes raw windows
-``(B, C, T)`` (braindecode's contract, registered as ``"eegdm"``).
+``(B, C, T)`` in the pretraining data's units (braindecode's contract, registered as
+``"eegdm"``); it applies the backbone's pretraining input transform (:func:`raw_latents`).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class LatentFusionTransformer(nn.Module):
     n_layers, n_pools, width : int
         Latent layout: backbone blocks, 1-s pools per sample, backbone width.
     n_fusion_tokens : int
-        Learnable fusion tokens per pool.
+        Learnable fusion tokens of each pool (every pool has its own).
     n_heads, ffn_dim : int
         Attention heads and FFN hidden width (fusion and classification blocks).
     n_cls_blocks : int
@@ -100,7 +102,7 @@ class LatentFusionTransformer(nn.Module):
     ):
         super().__init__()
         self.n_layers, self.n_pools, self.width = n_layers, n_pools, width
-        self.fusion_tokens = nn.Parameter(torch.randn(n_fusion_tokens, width) * 0.02)
+        self.fusion_tokens = nn.Parameter(torch.randn(n_pools, n_fusion_tokens, width) * 0.02)
         self.fusion = nn.ModuleList(
             FusionBlock(width, n_heads, ffn_dim, dropout) for _ in range(n_layers)
         )
@@ -111,8 +113,8 @@ class LatentFusionTransformer(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, n_outputs)
 
-    def forward_features(self, latents: torch.Tensor) -> torch.Tensor:
-        """Fused tokens ``(B, n_pools * n_fusion_tokens, width)`` after the encoder."""
+    def fuse(self, latents: torch.Tensor) -> torch.Tensor:
+        """Fusion-module output ``(B, n_pools * n_fusion_tokens, width)``, pools in order."""
         b, c, n_layers, n_pools, width = latents.shape
         expected = (self.n_layers, self.n_pools, self.width)
         if (n_layers, n_pools, width) != expected:
@@ -120,10 +122,14 @@ class LatentFusionTransformer(nn.Module):
                              f", the model was built for {expected}")
         # Pools become batch items: (B * P, layers, C, width).
         context = latents.permute(0, 3, 2, 1, 4).reshape(b * n_pools, n_layers, c, width)
-        tokens = self.fusion_tokens.expand(b * n_pools, -1, -1)
+        tokens = self.fusion_tokens.expand(b, -1, -1, -1).reshape(b * n_pools, -1, width)
         for i, block in enumerate(self.fusion):
             tokens = block(tokens, context[:, i])
-        tokens = tokens.reshape(b, -1, width) + self.pos_embedding
+        return tokens.reshape(b, -1, width)
+
+    def forward_features(self, latents: torch.Tensor) -> torch.Tensor:
+        """Fused tokens ``(B, n_pools * n_fusion_tokens, width)`` after the encoder."""
+        tokens = self.fuse(latents) + self.pos_embedding
         for block in self.encoder:
             tokens = block(tokens)
         return self.norm(tokens)
@@ -138,18 +144,21 @@ class LatentFusionTransformer(nn.Module):
 class EEGDM(nn.Module):
     """Frozen SSMDP backbone → latents → LFT: raw windows ``(B, C, T)`` to logits ``(B, K)``.
 
-    The backbone sees each channel separately (clean signal, diffusion step ``t_extract``),
-    its gates are std-pooled over ``pool_size`` samples, and the LFT classifies them. Only the
-    LFT is trained: the backbone's parameters are frozen and it always runs in eval mode.
+    Windows at ``sfreq`` are taken through the backbone's pretraining input transform and S4D
+    rate (:func:`raw_latents`); the backbone sees each channel separately (clean signal,
+    diffusion step ``t_extract``, channel-embedding index from ``channels``), its gates are
+    std-pooled per second, and the LFT classifies them. Only the LFT is trained: the
+    backbone's parameters are frozen and it always runs in eval mode.
     """
 
-    def __init__(self, backbone: SSMDP, lft: LatentFusionTransformer, pool_size: int,
-                 t_extract: int = 1):
+    def __init__(self, backbone: SSMDP, lft: LatentFusionTransformer, sfreq: float,
+                 t_extract: int = 1, channels: list[int] | None = None):
         super().__init__()
         self.backbone = backbone.requires_grad_(False).eval()
         self.lft = lft
-        self.pool_size = pool_size
+        self.sfreq = sfreq
         self.t_extract = t_extract
+        self.channels = channels
 
     def train(self, mode: bool = True) -> EEGDM:
         super().train(mode)
@@ -159,28 +168,48 @@ class EEGDM(nn.Module):
     @torch.no_grad()
     def latents(self, x: torch.Tensor) -> torch.Tensor:
         """Latents ``(B, C, n_blocks, n_pools, width)`` of raw windows ``x`` (B, C, T)."""
-        return extract_latents(self.backbone, x, self.pool_size, self.t_extract)
+        return raw_latents(self.backbone, x, self.sfreq, self.t_extract, self.channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.lft(self.latents(x))
 
 
 def extract_latents(backbone: SSMDP, x: torch.Tensor, pool_size: int, t: int = 1,
-                    rate: float | None = None) -> torch.Tensor:
+                    rate: float | None = None,
+                    channels: list[int] | None = None) -> torch.Tensor:
     """Std-pooled gate latents ``(B, C, n_blocks, T // pool_size, width)`` of windows ``x``.
 
-    Every channel of every window is one backbone item (channel index = its position), fed
-    clean at diffusion step ``t``. ``x`` must already be in the backbone's input scale.
+    Every channel of every window is one backbone item, fed clean at diffusion step ``t``, with
+    channel-embedding index ``channels[c]`` (default: its position ``c``; a map lets a backbone
+    pretrained on one montage embed another one's channels). ``x`` must already be in the
+    backbone's input scale (see :func:`raw_latents`).
     """
     b, c, n = x.shape
-    if c > backbone.channel_embedding.num_embeddings:
-        raise ValueError(f"{c} channels, but the backbone embeds only "
-                         f"{backbone.channel_embedding.num_embeddings}")
+    n_embed = backbone.channel_embedding.num_embeddings
+    if channels is None:
+        if c > n_embed:
+            raise ValueError(f"{c} channels, but the backbone embeds only {n_embed}")
+        channels = range(c)
+    elif len(channels) != c or not all(0 <= k < n_embed for k in channels):
+        raise ValueError(f"channel map {list(channels)} must give one index in [0, {n_embed}) "
+                         f"for each of the {c} channels")
     items = x.reshape(b * c, 1, n)
     steps = torch.full((b * c,), t, dtype=torch.long, device=x.device)
-    channels = torch.arange(c, device=x.device).repeat(b)
-    gates = backbone.extract_gates(items, steps, channels, pool_size, rate=rate)
+    index = torch.as_tensor(list(channels), dtype=torch.long, device=x.device).repeat(b)
+    gates = backbone.extract_gates(items, steps, index, pool_size, rate=rate)
     return gates.unflatten(0, (b, c))
+
+
+def raw_latents(backbone: SSMDP, x: torch.Tensor, sfreq: float, t: int = 1,
+                channels: list[int] | None = None) -> torch.Tensor:
+    """Latents of windows ``x`` (B, C, T) in the pretraining data's units, sampled at ``sfreq``.
+
+    Applies the backbone's pretraining input transform (:meth:`SSMDP.prepare_input`: scale to
+    100 µV and staged µ-law) and S4D rate (:meth:`SSMDP.rate_for`), and pools over 1-s windows
+    of ``round(sfreq)`` samples (:func:`extract_latents`).
+    """
+    return extract_latents(backbone, backbone.prepare_input(x), int(round(sfreq)), t,
+                           rate=backbone.rate_for(sfreq), channels=channels)
 
 
 @register_model("eegdm_lft", tags=("eegdm",), source="eegkit")
@@ -206,24 +235,30 @@ _TINY_LFT = {"n_fusion_tokens": 2, "n_heads": 2, "ffn_dim": 16, "n_cls_blocks": 
                  "backbone_kwargs": _TINY_BACKBONE, "lft_kwargs": _TINY_LFT},
 )
 def eegdm(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
-          backbone: SSMDP | None = None, backbone_kwargs: dict | None = None,
-          lft_kwargs: dict | None = None, train_sfreq: float = 200.0,
-          t_extract: int = 1) -> EEGDM:
-    """EEGDM end to end on raw windows: frozen backbone (given, or freshly built) + LFT.
+          backbone_ckpt: str | None = None, backbone: SSMDP | None = None,
+          backbone_kwargs: dict | None = None, lft_kwargs: dict | None = None,
+          t_extract: int = 1, channels: list[int] | None = None) -> EEGDM:
+    """EEGDM end to end on raw windows: frozen backbone + LFT.
 
-    A fresh backbone is only useful for shape checks; pass the pretrained EMA backbone
-    (see :class:`eegkit.tasks.eegdm.EEGDMPretrainTask`) for real use. The pool is one second
-    (``round(sfreq)`` samples) and the S4D rate is ``train_sfreq / sfreq``.
+    The backbone is the EMA backbone of the pretraining checkpoint ``backbone_ckpt`` (its input
+    scale, µ-law and S4D ``train_sfreq`` come from the pretraining hyper-parameters), or a
+    given ``backbone``, or, for shape checks only, a fresh one built with ``backbone_kwargs``
+    (defaults: volts in, ``scale`` 1e4, µ = 255, ``train_sfreq`` 200 Hz). The pool is one
+    second (``round(sfreq)`` samples) and the S4D rate ``train_sfreq / sfreq``.
     """
-    if backbone is None:
-        backbone = SSMDP(n_channels=n_chans, rate=train_sfreq / sfreq, **(backbone_kwargs or {}))
-    pool_size = int(round(sfreq))
+    if backbone_ckpt is not None:
+        from eegkit.tasks.eegdm import load_backbone  # the task module imports this one
+
+        backbone, _ = load_backbone(backbone_ckpt)
+    elif backbone is None:
+        kw = {"scale": 1e4, "mu": 255.0, "train_sfreq": 200.0, **(backbone_kwargs or {})}
+        backbone = SSMDP(n_channels=n_chans, rate=kw["train_sfreq"] / sfreq, **kw)
     lft = LatentFusionTransformer(
-        n_outputs, n_layers=backbone.n_blocks, n_pools=n_times // pool_size,
+        n_outputs, n_layers=backbone.n_blocks, n_pools=n_times // int(round(sfreq)),
         width=backbone.width, **(lft_kwargs or {}),
     )
-    return EEGDM(backbone, lft, pool_size, t_extract)
+    return EEGDM(backbone, lft, sfreq, t_extract, channels)
 
 
 __all__ = ["EEGDM", "EncoderBlock", "FusionBlock", "LatentFusionTransformer", "eegdm",
-           "eegdm_lft", "extract_latents"]
+           "eegdm_lft", "extract_latents", "raw_latents"]

@@ -6,8 +6,14 @@ model's prediction (``v`` in EEGDM) with the input's shape. After pretraining, t
 activations ``sigmoid(g)`` of every block are the representation used downstream
 (:meth:`SSMDP.extract_gates`).
 
-At the defaults (width 128, 20 blocks, state 128, 22 channels) the model has 5,948,161
-parameters (the paper quotes about 5.9M), pinned in ``tests/eegdm/test_models.py``.
+At the defaults (width 128, 20 blocks, state 128, 22 channels) the model has 5,931,649
+parameters (the paper quotes about 5.9M), pinned in ``tests/eegdm/test_models.py``. The last
+block has no residual projection: only the skips reach the output, so it would get no gradient.
+
+The backbone also records its input transform (the pretraining hyper-parameters): ``scale``
+takes the data's units to 100 µV, ``mu`` is the staged µ-law constant and ``train_sfreq`` the
+rate its S4D time constants refer to. :meth:`SSMDP.prepare_input` and :meth:`SSMDP.rate_for`
+apply them, so every consumer of a pretrained backbone transforms its input the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn as nn
 
+from eegkit.diffusion.mulaw import to_backbone_scale
 from eegkit.models import register_model
 from eegkit.models.layers.s4d import S4D
 
@@ -40,10 +47,12 @@ class SSMDPBlock(nn.Module):
 
     ``h = LN(x) + W_c c``; ``(g, f) = S4D(W_in h)``; ``z = sigmoid(g) * tanh(f)``;
     returns ``x + W_res z``, the skip ``W_skip z`` and the gate ``sigmoid(g)``.
-    Tensors are ``(B, L, width)``.
+    Tensors are ``(B, L, width)``. With ``residual=False`` (the last block, whose residual
+    stream nothing reads) there is no ``W_res`` and ``x`` is returned unchanged.
     """
 
-    def __init__(self, width: int, cond_dim: int, d_state: int, bidirectional: bool = True):
+    def __init__(self, width: int, cond_dim: int, d_state: int, bidirectional: bool = True,
+                 residual: bool = True):
         super().__init__()
         self.norm = nn.LayerNorm(width)
         self.cond_proj = nn.Linear(cond_dim, width)
@@ -51,7 +60,7 @@ class SSMDPBlock(nn.Module):
         nn.init.zeros_(self.cond_proj.bias)
         self.in_proj = nn.Linear(width, 2 * width)
         self.ssm = S4D(2 * width, d_state, bidirectional=bidirectional)
-        self.res_proj = nn.Linear(width, width)
+        self.res_proj = nn.Linear(width, width) if residual else None
         self.skip_proj = nn.Linear(width, width)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, rate: float = 1.0):
@@ -60,7 +69,9 @@ class SSMDPBlock(nn.Module):
         g, f = h.chunk(2, dim=-1)
         gate = torch.sigmoid(g)
         z = gate * torch.tanh(f)
-        return x + self.res_proj(z), self.skip_proj(z), gate
+        if self.res_proj is not None:
+            x = x + self.res_proj(z)
+        return x, self.skip_proj(z), gate
 
 
 class SSMDP(nn.Module):
@@ -80,6 +91,9 @@ class SSMDP(nn.Module):
         Width of the conditioning vector (step embedding + channel embedding).
     rate : float
         Default S4D step-size factor (``train sfreq / input sfreq``), see :class:`S4D`.
+    scale, mu, train_sfreq : float
+        Input transform of the pretraining data (see the module docstring): multiplier to
+        100 µV, staged µ-law constant (None: none) and the rate of the S4D time constants.
     """
 
     def __init__(
@@ -90,21 +104,34 @@ class SSMDP(nn.Module):
         d_state: int = 128,
         cond_dim: int = 512,
         rate: float = 1.0,
+        scale: float = 1.0,
+        mu: float | None = None,
+        train_sfreq: float = 200.0,
     ):
         super().__init__()
         self.width = width
         self.n_blocks = n_blocks
         self.rate = rate
+        self.scale, self.mu, self.train_sfreq = scale, mu, train_sfreq
         self.input_proj = nn.Sequential(nn.Linear(1, width), nn.ReLU())
         self.step_mlp = _mlp(width, cond_dim, cond_dim)
         self.channel_embedding = nn.Embedding(n_channels, width)
         self.channel_mlp = _mlp(width, cond_dim, cond_dim)
         self.blocks = nn.ModuleList(
-            SSMDPBlock(width, cond_dim, d_state) for _ in range(n_blocks)
+            SSMDPBlock(width, cond_dim, d_state, residual=i < n_blocks - 1)
+            for i in range(n_blocks)
         )
         self.output = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 1))
         nn.init.zeros_(self.output[-1].weight)  # the untrained model predicts zero
         nn.init.zeros_(self.output[-1].bias)
+
+    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Data in the pretraining units → the backbone's input (× ``scale``, staged µ-law)."""
+        return to_backbone_scale(x, self.scale, self.mu)
+
+    def rate_for(self, sfreq: float) -> float:
+        """S4D rate for a signal sampled at ``sfreq`` (``train_sfreq / sfreq``)."""
+        return self.train_sfreq / sfreq
 
     def condition(self, t: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
         """Conditioning vector ``(B, cond_dim)`` from the step and the channel index."""
@@ -155,7 +182,8 @@ def eegdm_ssmdp(n_chans: int = 22, n_outputs: int = 1, n_times: int | None = Non
     if n_outputs != 1:
         raise ValueError(f"SSMDP predicts one channel; n_outputs must be 1, got {n_outputs}")
     del n_times
-    return SSMDP(n_channels=n_chans, rate=train_sfreq / sfreq, **kwargs)
+    return SSMDP(n_channels=n_chans, rate=train_sfreq / sfreq, train_sfreq=train_sfreq,
+                 **kwargs)
 
 
 __all__ = ["SSMDP", "SSMDPBlock", "eegdm_ssmdp", "sinusoidal_embedding"]

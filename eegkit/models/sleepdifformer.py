@@ -40,12 +40,16 @@ class SignalEmbedding(nn.Module):
         Token dimension.
     dropout : float
         Dropout on the tokens.
+    channels : tuple of int
+        Widths of the first two convolutions (64, 128 in the paper).
     """
 
-    def __init__(self, n_times: int, d_model: int, dropout: float):
+    def __init__(self, n_times: int, d_model: int, dropout: float,
+                 channels: tuple[int, int] = (64, 128)):
         super().__init__()
         self.n_tokens = n_times // TOKEN_SAMPLES
-        specs = [(1, 64, 49), (64, 128, 7), (128, d_model, 5)]  # (in, out, kernel)
+        c1, c2 = channels
+        specs = [(1, c1, 49), (c1, c2, 7), (c2, d_model, 5)]  # (in, out, kernel)
         blocks = []
         for (c_in, c_out, kernel), pool in zip(specs, POOLS, strict=True):
             blocks += [nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2), nn.BatchNorm1d(c_out),
@@ -239,13 +243,17 @@ class SleepDIFFormer(nn.Module):
         Sequence encoders' heads (8), feed-forward width (256) and depth (1).
     fused_attention : bool
         Use the fused attention kernel (the eager path is used when maps are recorded).
+    embed_channels : tuple of int
+        Widths of the signal embedding's first two convolutions (64, 128); narrower ones make
+        the embedding, most of the compute, cheaper for CPU demos.
     """
 
     def __init__(self, n_chans: int = 2, n_outputs: int = 5, n_times: int = 3000,
                  sfreq: float = 100.0, n_epochs: int = 20, d_model: int = 128, n_heads: int = 4,
                  n_layers: int = 4, cross: str = "tokens", share_attention: bool = True,
                  dropout: float = 0.1, lambda_init_std: float = 0.1, seq_heads: int = 8,
-                 seq_mlp_dim: int = 256, seq_depth: int = 1, fused_attention: bool = True):
+                 seq_mlp_dim: int = 256, seq_depth: int = 1, fused_attention: bool = True,
+                 embed_channels: tuple[int, int] = (64, 128)):
         super().__init__()
         if n_chans != 2:
             raise ValueError(f"SleepDIFFormer needs n_chans=2 (EEG, EOG), got n_chans={n_chans}")
@@ -254,8 +262,8 @@ class SleepDIFFormer(nn.Module):
         self.n_chans, self.n_outputs, self.n_times, self.sfreq = n_chans, n_outputs, n_times, sfreq
         self.n_epochs = n_epochs
         feature_dim = 2 * d_model
-        self.embed_eeg = SignalEmbedding(n_times, d_model, dropout)
-        self.embed_eog = SignalEmbedding(n_times, d_model, dropout)
+        self.embed_eeg = SignalEmbedding(n_times, d_model, dropout, tuple(embed_channels))
+        self.embed_eog = SignalEmbedding(n_times, d_model, dropout, tuple(embed_channels))
         self.layers = nn.ModuleList(
             MDTALayer(d_model, n_heads, index, cross, share_attention, dropout, lambda_init_std,
                       fused_attention)

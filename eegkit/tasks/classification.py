@@ -21,10 +21,14 @@ def dims_from_datamodule(module: L.LightningModule, required: tuple[str, ...],
 
     Called from ``configure_model``: what the config leaves out (``n_chans``, ``sfreq``...) is
     read from the data, then stored in the hyper-parameters so a checkpoint rebuilds itself.
+    A module without a trainer (``load_from_checkpoint`` also calls ``configure_model``) has
+    no datamodule to read.
     """
-    dm = getattr(module.trainer, "datamodule", None)
+    dm = getattr(module._trainer, "datamodule", None)
     for name in (*required, *optional):
-        if getattr(module.hparams, name) is None:
+        # .get: under LightningCLI the hyper-parameters are the config's arguments, and a
+        # subclass (AdaCE) may not take every optional one
+        if module.hparams.get(name) is None:
             value = getattr(dm, name, None)
             if value is None and name in required:
                 raise ValueError(f"{name} is not set on the model and the datamodule has none")
@@ -35,8 +39,9 @@ class ClassificationTask(L.LightningModule):
     """Supervised classification of ``(B, C, T)`` windows with a registered model.
 
     Input dimensions that are not given are read from the datamodule (its ``n_chans``,
-    ``n_times``, ``sfreq``, ``n_outputs`` and ``class_names`` attributes) when Lightning calls
-    :meth:`configure_model`, and stored in the hyper-parameters, so a checkpoint rebuilds itself.
+    ``n_times``, ``sfreq``, ``n_outputs``, ``class_names`` and ``ch_names`` attributes) when
+    Lightning calls :meth:`configure_model`, and stored in the hyper-parameters, so a checkpoint
+    rebuilds itself and knows the input it expects (:func:`eegkit.predict.load_model`).
 
     Parameters
     ----------
@@ -55,7 +60,15 @@ class ClassificationTask(L.LightningModule):
     scheduler : {"cosine", "none"}
         Cosine annealing over all training steps, or a constant rate.
     class_names : list of str, optional
+    ch_names : list of str, optional
+        The input channels in order (what prediction on a new recording reads).
+    preprocessing : dict, optional
+        How the training data was conditioned (the datamodule's ``preprocessing``), repeated
+        by prediction on a new recording.
     """
+
+    #: Hyper-parameters read from the datamodule when unset, whether or not the model is built.
+    _FROM_DATA: tuple[str, ...] = ("class_names", "ch_names", "preprocessing")
 
     def __init__(
         self,
@@ -71,6 +84,8 @@ class ClassificationTask(L.LightningModule):
         scheduler: str = "cosine",
         class_names: list[str] | None = None,
         optimizer: str = "adamw",
+        ch_names: list[str] | None = None,
+        preprocessing: dict[str, Any] | None = None,
     ):
         super().__init__()
         if scheduler not in ("cosine", "none"):
@@ -92,8 +107,9 @@ class ClassificationTask(L.LightningModule):
 
     def configure_model(self) -> None:
         if self.net is not None:
+            dims_from_datamodule(self, (), self._FROM_DATA)
             return
-        dims_from_datamodule(self, _DIMS)
+        dims_from_datamodule(self, _DIMS, self._FROM_DATA)
         self._build()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,7 +143,13 @@ class ClassificationTask(L.LightningModule):
         self.test_metrics.reset()
 
     def predict_step(self, batch, batch_idx):
-        return {"y_true": batch["y"], "y_pred": self(batch["x"]).argmax(-1)}
+        """``y_pred`` and class probabilities ``proba`` per window, plus ``y_true`` when the
+        batch has labels (a new recording has none)."""
+        proba = self(batch["x"]).softmax(-1)
+        out = {"y_pred": proba.argmax(-1), "proba": proba}
+        if "y" in batch:
+            out["y_true"] = batch["y"]
+        return out
 
     def configure_optimizers(self):
         opt = _OPTIMIZERS[self.hparams.optimizer](

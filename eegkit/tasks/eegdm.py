@@ -7,8 +7,13 @@
   (:class:`~eegkit.data.eegdm_latents.EEGDMLatentDataModule`).
 - :class:`EEGDMFinetuneTask`: the Latent Fusion Transformer on latents (from the latent
   datamodule, or computed on the fly from raw windows), with Cohen's κ, balanced accuracy and
-  weighted F1 (plus AUROC / AUPRC for binary tasks), label smoothing, one-cycle schedule, EMA.
+  weighted F1 (plus AUROC / AUPRC for binary tasks), label smoothing (cross-entropy, or BCE
+  with a positive-class weight for binary tasks such as CHB-MIT), one-cycle schedule, EMA.
+- :class:`DelayedEarlyStopping`: EEGDM's "patience 3 after epoch 20".
 - mean ± sd over seeds: :func:`eegkit.metrics.seed_summary`.
+
+Both tasks update their weight EMA once per optimiser step, so gradient accumulation does not
+multiply the updates.
 
 Sampling rate: the backbone's S4D layers measure time in samples of ``train_sfreq`` (200 Hz,
 EEGDM's rate). A window at another rate is fed as it is with ``rate = train_sfreq / sfreq``
@@ -21,24 +26,77 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import EarlyStopping
 from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
 from eegkit.diffusion import EMA, GaussianDiffusion
-from eegkit.diffusion.mulaw import to_backbone_scale
 from eegkit.metrics import classification_metrics
-from eegkit.models.eegdm_lft import LatentFusionTransformer, extract_latents
+from eegkit.models.eegdm_lft import LatentFusionTransformer, raw_latents
 from eegkit.models.eegdm_ssmdp import SSMDP
 from eegkit.tasks.classification import dims_from_datamodule
+
+
+class DelayedEarlyStopping(EarlyStopping):
+    """Early stopping that neither counts patience nor stops before ``start_epoch``.
+
+    EEGDM stops "with patience 3 after epoch 20". Lightning's ``EarlyStopping`` with
+    ``Trainer(min_epochs=20)`` is not that: it counts patience (and keeps its best score) from
+    the first epoch and only defers the stop, so a run whose best epoch was early stops at once
+    at epoch 20. Here epochs ``0 .. start_epoch - 1`` (Lightning's 0-based ``current_epoch``)
+    are not looked at; tracking of the best score and patience begin at ``start_epoch``.
+
+    Parameters
+    ----------
+    monitor, mode, patience
+        As for :class:`lightning.pytorch.callbacks.EarlyStopping`.
+    start_epoch : int
+        First epoch that is checked.
+    **kwargs
+        Other :class:`~lightning.pytorch.callbacks.EarlyStopping` options.
+    """
+
+    def __init__(self, monitor: str, mode: str = "min", patience: int = 3,
+                 start_epoch: int = 20, **kwargs: Any):
+        super().__init__(monitor=monitor, mode=mode, patience=patience, **kwargs)
+        self.start_epoch = start_epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch >= self.start_epoch:
+            super().on_train_epoch_end(trainer, pl_module)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch >= self.start_epoch:
+            super().on_validation_end(trainer, pl_module)
+
+
+class _StepEMATask(L.LightningModule):
+    """Updates ``self.ema`` (if any) from the module named by :attr:`ema_of` once per step.
+
+    ``on_train_batch_end`` runs per micro-batch; with ``accumulate_grad_batches > 1`` only some
+    micro-batches end with an optimiser step, so the average is updated only when
+    ``global_step`` (the count of optimiser steps done) has moved since the last update.
+    """
+
+    ema_of: str  # attribute holding the averaged module
+    ema: EMA | None
+    _ema_step = 0  # global_step of the last update
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None and self.global_step != self._ema_step:
+            self._ema_step = self.global_step
+            self.ema.update(getattr(self, self.ema_of), self.global_step)
+
 
 # --------------------------------------------------------------------------------------------
 # Stage 1: diffusion pretraining
 # --------------------------------------------------------------------------------------------
 
 
-class EEGDMPretrainTask(L.LightningModule):
+class EEGDMPretrainTask(_StepEMATask):
     """DDPM pretraining of the SSMDP backbone on single channels of ``(B, C, T)`` windows.
 
     Parameters
@@ -52,7 +110,9 @@ class EEGDMPretrainTask(L.LightningModule):
     scale : float
         Multiplier taking the data's units to 100 µV (1e4 for volts, 0.01 for µV).
     mu : float or None
-        Staged µ-law constant (None: no companding).
+        Staged µ-law constant (None: no companding). ``scale``, ``mu`` and ``train_sfreq`` are
+        stored on the backbone (:meth:`SSMDP.prepare_input`), so every later use of it
+        transforms its input the same way.
     crop : int, optional
         Train on a random crop of this many samples per batch (None: whole windows).
     n_steps, schedule, prediction
@@ -60,8 +120,11 @@ class EEGDMPretrainTask(L.LightningModule):
     lr, weight_decay, betas
         AdamW settings.
     ema_decay, ema_start, ema_every
-        Weight EMA (:class:`~eegkit.diffusion.EMA`); its copy is the backbone used downstream.
+        Weight EMA (:class:`~eegkit.diffusion.EMA`), updated once per optimiser step; its copy
+        is the backbone used downstream.
     """
+
+    ema_of = "backbone"
 
     def __init__(
         self,
@@ -93,6 +156,7 @@ class EEGDMPretrainTask(L.LightningModule):
     def _build(self) -> None:
         hp = self.hparams
         self.backbone = SSMDP(n_channels=hp.n_chans, rate=hp.train_sfreq / hp.sfreq,
+                              scale=hp.scale, mu=hp.mu, train_sfreq=hp.train_sfreq,
                               **(hp.backbone_kwargs or {}))
         self.ema = EMA(self.backbone, hp.ema_decay, hp.ema_start, hp.ema_every)
 
@@ -102,6 +166,14 @@ class EEGDMPretrainTask(L.LightningModule):
         dims_from_datamodule(self, ("n_chans", "sfreq"), optional=())
         self._build()
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Checkpoints written before the last block lost its residual projection hold its
+        # (never trained) weights; drop them so that they load.
+        last = f".blocks.{self.backbone.n_blocks - 1}.res_proj."
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if last in k]:
+            del state[key]
+
     def single_channel_items(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, C, T)`` windows → ``(B*C, 1, T')`` scaled items and their channel indices."""
         hp = self.hparams
@@ -109,7 +181,7 @@ class EEGDMPretrainTask(L.LightningModule):
             start = int(torch.randint(0, x.shape[-1] - hp.crop + 1, ()))
             x = x[..., start:start + hp.crop]
         b, c, n = x.shape
-        items = to_backbone_scale(x, hp.scale, hp.mu).reshape(b * c, 1, n)
+        items = self.backbone.prepare_input(x).reshape(b * c, 1, n)
         return items, torch.arange(c, device=x.device).repeat(b)
 
     def training_step(self, batch, batch_idx):
@@ -117,9 +189,6 @@ class EEGDMPretrainTask(L.LightningModule):
         loss = self.diffusion.loss(self.backbone, items, channel=channels)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(items))
         return loss
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        self.ema.update(self.backbone, self.global_step)
 
     def validation_step(self, batch, batch_idx):
         # Fixed steps and noise per batch: validation losses are comparable across epochs.
@@ -146,7 +215,10 @@ class EEGDMPretrainTask(L.LightningModule):
 
 
 def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
-    """The frozen EMA backbone of a pretraining checkpoint and the task's hyper-parameters."""
+    """The frozen EMA backbone of a pretraining checkpoint and the task's hyper-parameters.
+
+    The backbone carries the pretraining input transform (``scale``, ``mu``, ``train_sfreq``).
+    """
     task = EEGDMPretrainTask.load_from_checkpoint(checkpoint, map_location="cpu")
     backbone = task.ema.model.requires_grad_(False).eval()
     return backbone, dict(task.hparams)
@@ -164,7 +236,7 @@ def eegdm_metrics(n_classes: int, prefix: str = "") -> tuple[MetricCollection, M
     return classification_metrics(n_classes, prefix), MetricCollection(scores, prefix=prefix)
 
 
-class EEGDMFinetuneTask(L.LightningModule):
+class EEGDMFinetuneTask(_StepEMATask):
     """The LFT on backbone latents: EEGDM's classification stage.
 
     Batches hold either latents ``(B, C, layers, pools, width)`` (from
@@ -183,15 +255,30 @@ class EEGDMFinetuneTask(L.LightningModule):
         New class of every original class (``[0, 0, 0, 0, 1]``: the last one against the rest).
     class_names : list of str, optional
     class_weights : list of float, optional
-        Cross-entropy weight per (merged) class, e.g. a positive-class weight for rare seizures.
+        Cross-entropy weight per (merged) class (``loss="ce"``).
+    loss : {"ce", "bce"}
+        Cross-entropy over ``n_classes`` logits, or (binary tasks) binary cross-entropy on one
+        logit, the positive class weighted by ``pos_weight``.
+    pos_weight : float or "auto" or None
+        BCE positive-class weight; ``"auto"``: negatives / positives of the training split
+        (from the datamodule's ``train_labels``, after ``merge_classes``).
     label_smoothing, lr, start_lr, warmup, weight_decay, betas
-        Cross-entropy and AdamW with a one-cycle schedule from ``start_lr`` to the peak ``lr``
-        over a ``warmup`` fraction of the steps; biases, norms and tokens get no weight decay.
-    ema_decay : float or None
-        Weight EMA of the LFT (evaluated with the EMA weights); None disables it.
+        Label smoothing ε (BCE: targets ``y (1 - ε) + ε / 2``, the two-class analogue) and
+        AdamW with a one-cycle schedule from ``start_lr`` to the peak ``lr`` over a ``warmup``
+        fraction of the steps; biases, norms and tokens get no weight decay.
+    ema_decay, ema_start, ema_every
+        Weight EMA of the LFT (evaluated with the EMA weights), updated once per optimiser
+        step: an exact copy for the first ``ema_start`` steps, then averaged every
+        ``ema_every`` steps; ``ema_decay=None`` disables it.
     t_extract : int
         Diffusion step for on-the-fly latents.
+    channel_map : list of int, optional
+        Backbone channel-embedding index of every data channel for on-the-fly latents (default:
+        the position), e.g. :data:`eegkit.data.events.CHBMIT_TCP_INDEX` for CHB-MIT windows
+        on a TUEV-pretrained backbone.
     """
+
+    ema_of = "lft"
 
     def __init__(
         self,
@@ -203,6 +290,8 @@ class EEGDMFinetuneTask(L.LightningModule):
         merge_classes: list[int] | None = None,
         class_names: list[str] | None = None,
         class_weights: list[float] | None = None,
+        loss: str = "ce",
+        pos_weight: float | str | None = None,
         label_smoothing: float = 0.1,
         lr: float = 5e-4,
         start_lr: float = 1e-5,
@@ -210,9 +299,14 @@ class EEGDMFinetuneTask(L.LightningModule):
         weight_decay: float = 0.05,
         betas: tuple[float, float] = (0.9, 0.98),
         ema_decay: float | None = 0.999,
+        ema_start: int = 100,
+        ema_every: int = 10,
         t_extract: int = 1,
+        channel_map: list[int] | None = None,
     ):
         super().__init__()
+        if loss not in ("ce", "bce"):
+            raise ValueError(f"loss must be 'ce' or 'bce', got {loss!r}")
         self.save_hyperparameters()
         self.backbone: SSMDP | None = None
         self.lft: LatentFusionTransformer | None = None
@@ -222,16 +316,18 @@ class EEGDMFinetuneTask(L.LightningModule):
 
     def _build(self) -> None:
         hp = self.hparams
-        backbone, pre = load_backbone(hp.backbone_ckpt)
+        backbone, _ = load_backbone(hp.backbone_ckpt)
         # Kept outside the module tree: frozen, not trained, not saved in our checkpoints.
         self.__dict__["backbone"] = backbone
-        self.pretrain_hparams = pre
+        if hp.loss == "bce" and self.n_classes != 2:
+            raise ValueError(f"loss 'bce' needs two classes, got {self.n_classes}")
+        self.pos_weight = self._pos_weight()
         pool_size = int(round(hp.sfreq))
         self.lft = LatentFusionTransformer(
-            self.n_classes, n_layers=backbone.n_blocks, n_pools=hp.n_times // pool_size,
-            width=backbone.width, **(hp.lft_kwargs or {}))
+            1 if hp.loss == "bce" else self.n_classes, n_layers=backbone.n_blocks,
+            n_pools=hp.n_times // pool_size, width=backbone.width, **(hp.lft_kwargs or {}))
         if hp.ema_decay is not None:
-            self.ema = EMA(self.lft, hp.ema_decay, start_step=0, every=1)
+            self.ema = EMA(self.lft, hp.ema_decay, hp.ema_start, hp.ema_every)
         self.val_metrics, self.val_scores = eegdm_metrics(self.n_classes, "val/")
         self.test_metrics, self.test_scores = eegdm_metrics(self.n_classes, "test/")
 
@@ -239,6 +335,21 @@ class EEGDMFinetuneTask(L.LightningModule):
     def n_classes(self) -> int:
         merge = self.hparams.merge_classes
         return self.hparams.n_outputs if merge is None else max(merge) + 1
+
+    def _pos_weight(self) -> float | None:
+        """The BCE positive-class weight (``"auto"``: from the training split's labels)."""
+        weight = self.hparams.pos_weight
+        if self.hparams.loss != "bce" or weight != "auto":
+            return None if weight is None else float(weight)
+        labels = getattr(getattr(self._trainer, "datamodule", None), "train_labels", None)
+        if labels is None:
+            raise ValueError("pos_weight='auto' needs a datamodule with train_labels "
+                             "(EEGDMLatentDataModule); give pos_weight as a number")
+        y = self._targets(torch.as_tensor(np.asarray(labels)))
+        n_pos = int(y.sum())
+        if n_pos == 0:
+            raise ValueError("pos_weight='auto': the training split has no positive window")
+        return (len(y) - n_pos) / n_pos
 
     def configure_model(self) -> None:
         if self.lft is not None:
@@ -250,13 +361,10 @@ class EEGDMFinetuneTask(L.LightningModule):
         """Pass latents through; compute them from raw windows ``(B, C, T)``."""
         if x.dim() == 5:
             return x
-        pre = self.pretrain_hparams
         self.backbone.to(x.device)
         with torch.no_grad():
-            scaled = to_backbone_scale(x, pre["scale"], pre["mu"])
-            return extract_latents(self.backbone, scaled, int(round(self.hparams.sfreq)),
-                                   self.hparams.t_extract,
-                                   rate=pre["train_sfreq"] / self.hparams.sfreq)
+            return raw_latents(self.backbone, x, self.hparams.sfreq, self.hparams.t_extract,
+                               self.hparams.channel_map)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits; the EMA weights outside training when EMA is on."""
@@ -268,11 +376,22 @@ class EEGDMFinetuneTask(L.LightningModule):
         return y if merge is None else torch.as_tensor(merge, device=y.device)[y]
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        weight = self.hparams.class_weights
+        hp = self.hparams
+        if hp.loss == "bce":
+            target = y.to(logits.dtype) * (1 - hp.label_smoothing) + hp.label_smoothing / 2
+            pos_weight = (None if self.pos_weight is None else
+                          torch.tensor(self.pos_weight, dtype=logits.dtype, device=logits.device))
+            return F.binary_cross_entropy_with_logits(logits[:, 0], target, pos_weight=pos_weight)
+        weight = hp.class_weights
         if weight is not None:
             weight = torch.as_tensor(weight, dtype=logits.dtype, device=logits.device)
-        return F.cross_entropy(logits, y, weight=weight,
-                               label_smoothing=self.hparams.label_smoothing)
+        return F.cross_entropy(logits, y, weight=weight, label_smoothing=hp.label_smoothing)
+
+    def _decide(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted classes and the positive-class probability (binary tasks)."""
+        if self.hparams.loss == "bce":
+            return (logits[:, 0] > 0).long(), torch.sigmoid(logits[:, 0])
+        return logits.argmax(-1), logits.softmax(-1)[:, 1]
 
     def training_step(self, batch, batch_idx):
         y = self._targets(batch["y"])
@@ -280,16 +399,13 @@ class EEGDMFinetuneTask(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(y))
         return loss
 
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        if self.ema is not None:
-            self.ema.update(self.lft, self.global_step)
-
     def _evaluate(self, batch, labels: MetricCollection, scores: MetricCollection):
         y = self._targets(batch["y"])
         logits = self(batch["x"])
-        labels.update(logits.argmax(-1), y)
+        predicted, positive = self._decide(logits)
+        labels.update(predicted, y)
         if len(scores):
-            scores.update(logits.softmax(-1)[:, 1], y)
+            scores.update(positive, y)
         return self._loss(logits, y)
 
     def validation_step(self, batch, batch_idx):
@@ -310,7 +426,7 @@ class EEGDMFinetuneTask(L.LightningModule):
         self.test_scores.reset()
 
     def predict_step(self, batch, batch_idx):
-        return {"y_true": self._targets(batch["y"]), "y_pred": self(batch["x"]).argmax(-1)}
+        return {"y_true": self._targets(batch["y"]), "y_pred": self._decide(self(batch["x"]))[0]}
 
     def configure_optimizers(self):
         hp = self.hparams

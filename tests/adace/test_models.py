@@ -77,6 +77,21 @@ def test_text_model_on_gpt2_pads_and_counts_tokens():
         AdaCEText(2, 3, 6, 50.0, backbone=TINY_GPT2, max_length=65)
 
 
+def test_text_model_compact_style_fits_a_window_the_decimals_truncate():
+    x = torch.randn(3, 3, 32)
+    decimal = AdaCEText(3, 2, 32, 50.0, backbone=TINY_BERT, max_length=128, precision=2)
+    decimal(x)
+    assert decimal.adapter.stats()["truncation_rate"] == 1.0
+    compact = AdaCEText(3, 2, 32, 50.0, backbone=TINY_BERT, max_length=128, style="compact",
+                        pool=4)
+    assert compact(x).shape == (3, 2)
+    # character tokenizer: 3 x (2 + 8) digits, 3 x 9 + 2 x 2 spaces, 2 bars, 2 specials = 65
+    assert compact.adapter.stats()["max_tokens"] == 65
+    assert compact.adapter.stats()["truncation_rate"] == 0.0
+    with pytest.raises(ValueError, match="style"):
+        AdaCEText(3, 2, 32, 50.0, backbone=TINY_BERT, style="binary")
+
+
 def test_models_are_registered_and_build_through_the_registry():
     assert {"adace_image", "adace_text"} <= set(list_models(tag="adace"))
     model = create_model("adace_text", n_chans=1, n_outputs=2, n_times=4, sfreq=10,

@@ -83,7 +83,9 @@ def test_configs_parse_and_build(config, tmp_path, monkeypatch):
     from eegkit.cli import make_cli
 
     monkeypatch.setattr("sys.argv", ["train.py"])
-    cli = make_cli(["--config", str(config), "--out_dir", str(tmp_path)])
+    # the configs leave the data path to the user; parsing does not read it
+    cli = make_cli(["--config", str(config), "--out_dir", str(tmp_path),
+                    "--data.init_args.path", str(tmp_path)])
     assert isinstance(cli.model, AdaCETask)
     data = cli.datamodule.hparams
     assert data.dataset in ("uci_har", "bonn")

@@ -12,6 +12,7 @@ from edfio import EdfSignal
 from eegkit.data import dataset_info, load
 from eegkit.data.events import (
     CHBMIT_CHANNELS,
+    CHBMIT_TCP_INDEX,
     TCP_MONTAGE,
     TUEV_CONFIG,
     chbmit_bipolar,
@@ -19,13 +20,14 @@ from eegkit.data.events import (
     prepare_chbmit,
     prepare_tuev,
     tcp_bipolar,
+    tcp_index,
     tuev_windows,
 )
 from eegkit.data.readers.chbmit import canonical_labels, read_summary
 from eegkit.data.readers.tuev import CLASSES as TUEV_CLASSES
 from eegkit.data.readers.tuev import ELECTRODES, read_rec
 from eegkit.data.types import DataError, Recording
-from eegkit.data.window_datamodule import WindowDataModule
+from eegkit.data.window_datamodule import WindowDataModule, cached_windows
 from eegkit.data.writers._edf import write_edf
 
 START = datetime.datetime(2010, 1, 1, 10, 0, 0)
@@ -157,6 +159,23 @@ def test_tuev_prepared_windows_and_official_protocol(tuev_corpus, tmp_path):
     assert batch["x"].shape[1:] == (22, 1000)
 
 
+def test_tuev_unique_events_keep_one_window_per_event(tmp_path):
+    """An event marked on three channels is three .rec lines but one pretraining window."""
+    root = tmp_path / "tuev"
+    write_tuev(root, "train", "aaaaaaaa", 1,
+               ["0,3.0,4.0,1", "1,3.0,4.0,1", "14,3.0,4.0,1", "13,10.0,11.0,6"], seed=1)
+    write_tuev(root, "eval", "bbbbbbbb", 1, ["7,8.0,9.0,3", "8,8.0,9.0,3"], seed=4)
+    per_line = prepare_tuev(root, cache_dir=tmp_path / "cache")
+    assert len(per_line) == 6  # the classification protocol: one sample per .rec line
+    unique = prepare_tuev(root, cache_dir=tmp_path / "cache", unique_events=True)
+    assert unique.y.tolist() == [0, 5, 2]
+    assert unique.official_split.tolist() == ["train", "train", "test"]
+    np.testing.assert_array_equal(unique.X, per_line.X[[0, 3, 4]])
+    assert len(list((tmp_path / "cache").glob("events-tuev-*"))) == 2  # keyed apart
+    # window datamodules pass reader_kwargs to the pipeline
+    assert len(cached_windows("tuev", root, {"unique_events": True}, tmp_path / "cache")) == 3
+
+
 def test_tuev_bad_inputs(tmp_path):
     path = write_tuev(tmp_path, "train", "s1", 1, ["0,3.0,4.0,1"], drop="T4")
     with pytest.raises(DataError, match=r"s1_00000001.edf: missing montage electrode\(s\) "
@@ -276,6 +295,17 @@ def test_chbmit_repeated_labels_and_segments(tmp_path):
     assert w.classes == ["background", "seizure"]
     with pytest.raises(DataError, match=r"test subjects \['chb99'\]"):
         prepare_chbmit(root, test_subjects=["chb99"], cache_dir=tmp_path / "cache")
+
+
+def test_chbmit_channels_map_onto_the_tcp_montage():
+    """The channel-embedding map of a TUEV-pretrained backbone: same electrode pairs."""
+    assert CHBMIT_TCP_INDEX == (0, 1, 2, 3, 4, 5, 6, 7, 14, 15, 16, 17, 18, 19, 20, 21)
+    for chb, k in zip(CHBMIT_CHANNELS, CHBMIT_TCP_INDEX, strict=True):
+        renamed = chb.replace("T7", "T3").replace("P7", "T5").replace("T8", "T4")
+        assert "-".join(TCP_MONTAGE[k]) == renamed.replace("P8", "T6")
+    assert tcp_index(["f7-t7", "C3-CZ"]) == [1, 10]  # case-insensitive, TCP names too
+    with pytest.raises(ValueError, match="'FZ-CZ' .* not in the TCP montage"):
+        tcp_index(["FZ-CZ"])
 
 
 def test_canonical_labels_undo_mne_running_numbers():

@@ -168,6 +168,40 @@ def test_cache_hit_and_invalidation(tmp_path, monkeypatch):
     assert not list((tmp_path / "c").glob(".*"))  # no scratch or temporary folders left
 
 
+def test_channel_override_reads_the_pair_it_names(tmp_path):
+    """``channels=`` picks another (EEG, EOG) pair (it used to raise a raw TypeError: the
+    pipeline passed ``channels`` to the reader a second time)."""
+    stages = _night(3, n=8)
+    eeg, eog = _stage_signal(stages)
+    t = np.arange(len(eeg)) / 100.0
+    pz = (40e-6 * np.sin(2 * np.pi * 11.0 * t)).astype(np.float64)  # 11 Hz throughout
+    write_sleep_edf(tmp_path / "d", 0, {"EEG Fpz-Cz": eeg, "EEG Pz-Oz": pz, "EOG horizontal": eog},
+                    dict.fromkeys(("EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"), 100.0), stages)
+    cfg = SleepConfig(seq_len=2, wake_margin_min=None)
+    default = prepare_sleep("sleep_edf", tmp_path / "d", cfg, progress=False)
+    other = prepare_sleep("sleep_edf", tmp_path / "d", cfg, progress=False,
+                          channels=["EEG Pz-Oz", "EOG horizontal"])
+    assert other.ch_names == ["EEG Pz-Oz", "EOG horizontal"]
+    assert default.ch_names == list(SLEEP_CHANNELS)
+    np.testing.assert_array_equal(_dominant_hz(default.X[:, :, 0]).ravel(),
+                                  STAGE_HZ[default.y.ravel()])
+    assert set(_dominant_hz(other.X[:, :, 0]).ravel().tolist()) == {11.0}
+    with pytest.raises(ValueError, match="two channel names"):
+        prepare_sleep("sleep_edf", tmp_path / "d", cfg, channels=["EEG Pz-Oz"])
+    with pytest.raises(DataError, match=r"SC4001E0-PSG.edf.*missing required channel.*C3-A2"):
+        prepare_sleep("sleep_edf", tmp_path / "d", cfg, progress=False,
+                      channels=["C3-A2", "EOG horizontal"])
+
+
+def test_sleep_config_from_a_mapping_names_unknown_keys():
+    cfg = SleepConfig.from_dict({"l_freq": 0.5, "h_freq": 30.0, "wake_margin_min": None},
+                                seq_len=7)
+    assert (cfg.l_freq, cfg.h_freq, cfg.wake_margin_min, cfg.seq_len) == (0.5, 30.0, None, 7)
+    assert SleepConfig.from_dict(None) == SleepConfig()
+    with pytest.raises(ValueError, match=r"unknown sleep preprocessing setting\(s\) \['hfreq'\]"):
+        SleepConfig.from_dict({"hfreq": 30.0})
+
+
 # ------------------------------------------------------------------------- datamodule
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
@@ -237,6 +271,38 @@ def test_datamodule_errors(corpus, tmp_path):
                                 cache_dir=str(tmp_path))
     with pytest.raises(DataError, match="'train' is empty"):
         only_test.train_dataloader()
+
+
+def test_datamodule_preprocessing_and_channels_from_a_yaml_config(corpus, tmp_path):
+    """The SleepConfig and a per-domain channel pair are set from a config file; the task
+    keeps the complete config (``preprocessing``) to repeat it at prediction time."""
+    from eegkit.cli import make_cli
+
+    config = tmp_path / "sleep.yaml"
+    config.write_text(f"""
+model:
+  class_path: eegkit.tasks.sleep_staging.SleepStagingTask
+  init_args: {{model: chambon2018_seq}}
+data:
+  class_path: eegkit.data.sleep_datamodule.SleepDataModule
+  init_args:
+    domains:
+      a: {{reader: sleep_edf, path: {corpus["a"]["path"]},
+          channels: [EEG Fpz-Cz, EOG horizontal]}}
+    seq_len: 4
+    cache_dir: {tmp_path}
+    preprocessing: {{l_freq: 0.5, h_freq: 30.0, wake_margin_min: null}}
+""")
+    cli = make_cli(["--config", str(config), "--trainer.logger", "false"])
+    dm = cli.datamodule
+    assert dm.config == SleepConfig(l_freq=0.5, h_freq=30.0, wake_margin_min=None, seq_len=4)
+    assert dm.preprocessing["h_freq"] == 30.0 and dm.preprocessing["seq_len"] == 4
+    dm.setup()
+    assert len(dm._split("train")) + len(dm._split("val")) == 3 * (24 // 4)
+    with pytest.raises(ValueError, match="set seq_len on the datamodule"):
+        SleepDataModule(corpus, preprocessing={"seq_len": 3})
+    with pytest.raises(ValueError, match="unknown sleep preprocessing"):
+        SleepDataModule(corpus, preprocessing={"lfreq": 3})
 
 
 def test_summary_command(corpus, tmp_path, capsys):

@@ -149,13 +149,15 @@ def test_har_bad_inputs_name_the_file(tmp_path):
     signal.write_text(good.splitlines()[0] + "\n")  # truncated: one row of two
     with pytest.raises(DataError, match="body_gyro_z_train.txt.*expected 2 rows"):
         load("uci_har", base)
-    signal.write_text(good.replace(" ", " abc ", 1))
-    with pytest.raises(DataError, match=r"body_gyro_z_train.txt: line 1 is not"):
+    first = good.split()[0]
+    signal.write_text(good.replace(first, "abc", 1))
+    with pytest.raises(DataError, match=r"body_gyro_z_train.txt: line 1 is not a row of numbers"):
         load("uci_har", base)
     signal.write_text(good)
     (base / "test" / "y_test.txt").write_text("7\n")
     with pytest.raises(DataError, match="y_test.txt.*labels must be 1..6"):
         load("uci_har", base)
+    (base / "test" / "y_test.txt").write_text("1\n")
     (base / "activity_labels.txt").unlink()
     with pytest.raises(DataError, match="activity_labels.txt"):
         load("uci_har", base)
@@ -168,6 +170,42 @@ def test_har_bad_inputs_name_the_file(tmp_path):
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DataError, match="broken.zip: not a readable zip"):
         load("uci_har", tmp_path / "broken.zip")
+
+
+def test_har_nan_tokens_and_ragged_rows_are_errors(tmp_path):
+    # numpy parses "NaN" as a float, and a 127-value row followed by a 129-value one has the
+    # right total: both used to load, the second with the samples between the two shifted
+    base = write_har(tmp_path, np.random.default_rng(5), {"train": [1, 1], "test": [2]})
+    signal = base / "train" / "Inertial Signals" / "total_acc_x_train.txt"
+    rows = [line.split() for line in signal.read_text().splitlines()]
+    rows[1][3] = "NaN"
+    signal.write_text("".join(" ".join(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"total_acc_x_train.txt: line 2 holds a NaN"):
+        load("uci_har", base)
+    rows[1][3] = "0.5"
+    lost = rows[0].pop(5)
+    rows[1].insert(0, "0.25")
+    signal.write_text("".join(" ".join(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"total_acc_x_train.txt: line 1 has 127 values, "
+                                        r"expected 128"):
+        load("uci_har", base)
+    (base / "test" / "y_test.txt").write_text("2\n\n")  # a blank line holds no row
+    rows[0].insert(5, lost)
+    rows[1].pop(0)
+    signal.write_text("".join(" ".join(r) + "\n" for r in rows))
+    assert len(load("uci_har", base)) == 3
+
+
+def test_har_missing_files_are_reported_together(tmp_path):
+    base = write_har(tmp_path, np.random.default_rng(6), {"train": [1], "test": [2]})
+    (base / "activity_labels.txt").unlink()
+    (base / "train" / "subject_train.txt").unlink()
+    (base / "test" / "Inertial Signals" / "body_acc_y_test.txt").unlink()
+    with pytest.raises(DataError, match=r"UCI HAR Dataset: 3 file\(s\) missing") as err:
+        load("uci_har", base)
+    for name in ("activity_labels.txt", "subject_train.txt", "body_acc_y_test.txt"):
+        assert name in str(err.value)
+    assert "not a UCI HAR" not in str(err.value)
 
 
 # --- Bonn -------------------------------------------------------------------------------------
@@ -242,6 +280,12 @@ def test_bonn_bad_segments_name_file_and_line(tmp_path):
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"Z002.txt: line 10 is not an integer"):
         load("bonn", tmp_path, sets="Z")
+    for token, message in (("NaN", "line 10 is not an integer: b'NaN'"),
+                           ("12 13", "line 10 has 2 values, expected 1")):
+        lines[9] = token
+        bad.write_text("\n".join(lines) + "\n")
+        with pytest.raises(DataError, match=rf"Z002.txt: {message}"):
+            load("bonn", tmp_path, sets="Z")
     with pytest.raises(DataError, match="no segment files"):
         load("bonn", _mkdir(tmp_path / "empty"))
     with pytest.raises(ValueError, match="sets must be"):
@@ -282,7 +326,17 @@ def test_esr_bad_rows_name_the_line(tmp_path):
     with pytest.raises(DataError, match="line 3: id"):
         load("uci_esr", file)
     file.write_text(header + f'"X1.V1.1",{row.replace("5", "x", 1)},1\n')
-    with pytest.raises(DataError, match="line 2 has a non-numeric value"):
+    with pytest.raises(DataError, match="line 2 is not a row of numbers"):
+        load("uci_esr", file)
+    for token in ("NaN", "inf", "-Infinity"):
+        file.write_text(header + f'"X1.V1.1",{row},1\n' + f'"X2.V1.1",{token},{row[2:]},1\n')
+        with pytest.raises(DataError, match="Data.csv: line 3 holds a NaN or infinite value"):
+            load("uci_esr", file)
+    file.write_text(header.replace(',"X7"', "") + f'"X1.V1.1",{row[2:]},1\n')
+    with pytest.raises(DataError, match="header must be .*179 columns"):
+        load("uci_esr", file)
+    file.write_text(header)
+    with pytest.raises(DataError, match="Data.csv: no data row"):
         load("uci_esr", file)
     file.write_text("id,a,b\n")
     with pytest.raises(DataError, match="header must be"):

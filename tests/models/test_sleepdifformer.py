@@ -75,6 +75,13 @@ def test_paper_size_shapes():
     assert out["recon"].shape == (1, 20, 2, 3000)
 
 
+def test_embed_channels_set_the_embedding_widths():
+    model = _tiny(embed_channels=(8, 12))
+    convs = [m for m in model.embed_eog.convs if isinstance(m, torch.nn.Conv1d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 8), (8, 12), (12, 16)]
+    assert model(torch.randn(2, 3, 2, 300)).shape == (2, 3, 5)
+
+
 def test_bad_configuration():
     with pytest.raises(ValueError, match="n_chans=2"):
         SleepDIFFormer(n_chans=1)

@@ -7,14 +7,11 @@ import pytest
 import torch
 import yaml
 
-from eegkit.models import list_models
 from eegkit.tasks.sleep_staging import SleepStagingTask, hypnograms
 from tests.sleep.conftest import FakeSleepDataModule
 
 DIMS = {"n_chans": 2, "n_outputs": 5, "n_times": 300, "sfreq": 10.0}
 TINY_SDF = {"d_model": 16, "n_heads": 2, "n_layers": 1, "seq_heads": 2, "seq_mlp_dim": 32}
-needs_sdf = pytest.mark.skipif("sleepdifformer" not in list_models(),
-                               reason="sleepdifformer is not registered")
 
 
 def _train_steps(task, batch, steps=20, lr=3e-3):
@@ -45,7 +42,6 @@ def test_baseline_steps_reduce_cross_entropy(batch):
     assert losses[-1] < 0.7 * losses[0]
 
 
-@needs_sdf
 def test_sleepdifformer_steps_reduce_loss_with_all_terms(batch):
     torch.manual_seed(0)
     task = SleepStagingTask("sleepdifformer", TINY_SDF, **DIMS)
@@ -57,7 +53,6 @@ def test_sleepdifformer_steps_reduce_loss_with_all_terms(batch):
     assert losses[-1] < losses[0]
 
 
-@needs_sdf
 def test_alignment_weight_zero_removes_the_alignment_terms(batch):
     torch.manual_seed(0)
     task = SleepStagingTask("sleepdifformer", TINY_SDF, w_align=0.0, w_rec=0.0, **DIMS)
@@ -101,6 +96,28 @@ def test_predict_step_flattens_and_hypnograms_restore_order():
         sel = held & (dm.arrays["recording"] == rec)
         expected = dm.arrays["y"][sel][np.argsort(dm.arrays["position"][sel])].ravel()
         np.testing.assert_array_equal(night["y_true"], expected)
+
+
+@torch.no_grad()
+def test_predict_step_needs_no_labels_and_gives_probabilities():
+    """A new recording has no ``y``: predict_step used to fail on ``batch["y"]``."""
+    from eegkit.tasks.classification import ClassificationTask
+
+    torch.manual_seed(0)
+    sleep = SleepStagingTask("chambon2018_seq", **DIMS).eval()
+    x = torch.randn(3, 4, 2, 300)
+    out = sleep.predict_step({"x": x}, 0)
+    assert "y_true" not in out and out["y_pred"].shape == (12,)
+    assert out["proba"].shape == (12, 5)
+    torch.testing.assert_close(out["proba"].sum(-1), torch.ones(12))
+    assert torch.equal(out["y_pred"], out["proba"].argmax(-1))
+    assert torch.equal(out["y_pred"], sleep(x).argmax(-1).flatten())
+    labelled = sleep.predict_step({"x": x, "y": torch.zeros(3, 4, dtype=torch.long)}, 0)
+    assert labelled["y_true"].shape == (12,)
+    windows = ClassificationTask("eegnet", n_chans=2, n_outputs=3, n_times=128,
+                                 sfreq=64.0).eval()
+    out = windows.predict_step({"x": torch.randn(5, 2, 128)}, 0)
+    assert "y_true" not in out and out["proba"].shape == (5, 3) and out["y_pred"].shape == (5,)
 
 
 def _config(tmp_path, max_epochs):

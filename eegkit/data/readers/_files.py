@@ -4,7 +4,9 @@ Datasets are distributed as zips (UCI HAR, Bonn) that users may or may not extra
 :class:`FileTree` lists every file under a folder, looking *inside* any ``.zip`` it meets as if
 the archive were a folder of the same name, so a reader never extracts anything to disk and
 never cares which form it was given. :class:`LazyRecordings` is the lazy, sized iterable that
-event and sleep readers return.
+event and sleep readers return. :func:`parse_table`, :func:`csv_rows` and :func:`parse_cells`
+read the text tables of the window datasets (UCI HAR, Bonn, UCI-ESR) row by row, so a missing
+or extra value is reported where it is instead of silently shifting every later window.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Generic, TypeVar
+
+import numpy as np
 
 from eegkit.data.types import DataError
 
@@ -138,3 +142,99 @@ def path_fingerprint(path: str | Path) -> list[tuple[str, int, int]]:
         out.append((file.relative_to(path).as_posix() if file != path else str(path),
                     stat.st_size, stat.st_mtime_ns))
     return out
+
+
+#: Whether each byte value is one that ``bytes.split()`` splits on.
+_IS_SPACE = np.zeros(256, dtype=bool)
+_IS_SPACE[list(b" \t\n\r\x0b\x0c")] = True
+
+
+def _line_counts(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Line numbers (from 1) of the non-blank lines of ``text`` and their counts of cells.
+
+    Lines end as ``bytes.splitlines`` ends them (LF, CRLF or CR); cells are separated by
+    whitespace as ``bytes.split()`` separates them. Vectorised: a Python loop over lines
+    costs more than parsing the numbers.
+    """
+    b = np.frombuffer(text, np.uint8)
+    space = _IS_SPACE[b]
+    lone_cr = (b == 13) & (np.append(b[1:], 0) != 10)
+    ends = np.flatnonzero((b == 10) | lone_cr)  # the byte that ends each line
+    starts = np.flatnonzero(~space & np.insert(space[:-1], 0, True))  # first byte of each cell
+    counts = np.bincount(np.searchsorted(ends, starts), minlength=len(ends) + 1)
+    return np.flatnonzero(counts) + 1, counts[counts > 0]
+
+
+def parse_cells(cells: list[bytes], numbers: np.ndarray, width: int, source: Path, dtype,
+                what: str) -> np.ndarray:
+    """``cells`` (row-major, ``width`` a row) as a ``(len(numbers), width)`` array.
+
+    Parameters
+    ----------
+    cells : list of bytes
+        The cells of every row, one flat list (parsed several times faster than nested rows).
+    numbers : array of int
+        The line number of each row, for messages.
+    width : int
+        Cells per row (the caller has checked that every row has them).
+    source : Path
+        The file, named in errors.
+    dtype : numpy dtype
+        Integer or floating type the cells must parse as.
+    what : str
+        What a row must be, for the message (``"an integer"``, ``"a row of numbers"``).
+
+    Raises
+    ------
+    DataError
+        Naming ``source`` and the line of the first cell that does not parse, or of the first
+        NaN/infinite value (Python's float parser accepts ``nan`` and ``inf`` tokens, which are
+        never valid samples here).
+    """
+    try:
+        values = np.array(cells, dtype=dtype)
+    except ValueError:
+        for index, cell in enumerate(cells):
+            try:
+                np.array(cell, dtype=dtype)
+            except ValueError:
+                raise DataError(source, f"line {numbers[index // width]} is not {what}: "
+                                        f"{cell[:40]!r}") from None
+        raise
+    values = values.reshape(len(numbers), width)
+    if np.issubdtype(values.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        if len(bad):
+            raise DataError(source, f"line {numbers[bad[0]]} holds a NaN or infinite value")
+    return values
+
+
+def parse_table(text: bytes, source: Path, dtype, what: str, width: int) -> np.ndarray:
+    """The ``(n_rows, width)`` numbers of a whitespace-separated text table.
+
+    Blank lines are skipped; every other line must hold exactly ``width`` numbers, all finite
+    (:func:`parse_cells`), and the file must end with a line break: a file cut inside its last
+    number would otherwise load with a wrong last value (every file of the distributed UCI HAR
+    and Bonn archives ends with one). A :class:`DataError` names ``source`` and the problem.
+    """
+    if text and not text.endswith((b"\n", b"\r")):
+        raise DataError(source, "does not end with a line break: truncated?")
+    numbers, counts = _line_counts(text)
+    wrong = np.flatnonzero(counts != width)
+    if len(wrong):
+        raise DataError(source, f"line {numbers[wrong[0]]} has {counts[wrong[0]]} values, "
+                                f"expected {width}")
+    return parse_cells(text.split(), numbers, width, source, dtype, what)
+
+
+def csv_rows(text: bytes) -> tuple[np.ndarray, list[list[bytes]]]:
+    """Line numbers (from 1) and cells of the non-blank lines of a comma-separated text.
+
+    Cells are stripped of spaces and of the quotes CSV writers put around them.
+    """
+    numbers, rows = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            numbers.append(number)
+            rows.append([c.strip().strip(b'"') for c in line.split(b",")])
+    return np.array(numbers, dtype=np.int64), rows

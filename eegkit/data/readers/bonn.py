@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from eegkit.data import register_dataset
-from eegkit.data.readers._files import FileTree
+from eegkit.data.readers._files import FileTree, parse_table
 from eegkit.data.types import DataError, Windows
 
 #: Set letters in class-index order, with what each set contains.
@@ -36,16 +36,9 @@ def parse_segment(text: bytes, source: Path, n_samples: int = SEGMENT_SAMPLES) -
     Raises
     ------
     DataError
-        Naming ``source`` and the first line that is not an integer, or the wrong count.
+        Naming ``source`` and the first line that is not one integer, or the wrong count.
     """
-    lines = text.split()
-    try:
-        values = np.array(lines, dtype=np.int64)
-    except ValueError:
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip() and not re.fullmatch(rb"\s*[+-]?\d+\s*", line):
-                raise DataError(source, f"line {number} is not an integer: {line[:40]!r}") from None
-        raise DataError(source, "expected one integer per line") from None
+    values = parse_table(text, source, np.int64, "an integer", width=1)[:, 0]
     if len(values) != n_samples:
         raise DataError(source, f"expected {n_samples} samples, found {len(values)}")
     return values

@@ -14,7 +14,6 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 
-import mne
 import numpy as np
 
 from eegkit.data import register_dataset
@@ -25,8 +24,10 @@ from eegkit.data.readers._psg import (
     fit_stages,
     missing_channel,
     read_edf,
+    read_edf_annotations,
+    stages_from_runs,
 )
-from eegkit.data.types import EPOCH_SEC, UNSCORED, DataError, Recording
+from eegkit.data.types import DataError, Recording
 
 #: The SleepDIFFormer (EEG, EOG) pair.
 SLEEP_CHANNELS = ("EEG F4-M1", "EOG E1-M2")
@@ -45,10 +46,7 @@ def read_scoring(path: Path) -> tuple[np.ndarray, float]:
     """Stage per 30-s epoch (int8, -1 unscored) and the onset (s) of the first one."""
     if not path.is_file():
         raise DataError(path, "scoring file is missing")
-    try:
-        ann = mne.read_annotations(path)
-    except Exception as err:  # MNE raises many types on a corrupt file
-        raise DataError(path, f"unreadable EDF+ annotations ({err})") from None
+    ann = read_edf_annotations(path)
     text = np.asarray(ann.description, dtype=object)
     unknown = sorted(set(text) - set(STAGE_CODES) - OTHER_ANNOTATIONS)
     if unknown:
@@ -59,14 +57,8 @@ def read_scoring(path: Path) -> tuple[np.ndarray, float]:
         raise DataError(path, "no sleep stage annotation")
     onset, duration = ann.onset[is_stage], ann.duration[is_stage]
     first = float(onset.min())
-    start, count = (onset - first) / EPOCH_SEC, duration / EPOCH_SEC
-    if not (np.allclose(start, np.round(start)) and np.allclose(count, np.round(count))):
-        raise DataError(path, "stage annotations are not on a 30-s grid")
-    start, count = np.round(start).astype(np.int64), np.round(count).astype(np.int64)
-    stages = np.full(int((start + count).max()), UNSCORED, dtype=np.int8)
-    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     codes = np.array([STAGE_CODES[t] for t in text[is_stage]], dtype=np.int8)
-    stages[np.repeat(start, count) + offsets] = np.repeat(codes, count)
+    stages = stages_from_runs(onset - first, duration, codes, path)
     return stages, first
 
 

@@ -58,8 +58,10 @@ def read_signals(header: Path, channels: Sequence[str] | None
     try:
         rec = wfdb.rdrecord(record, channels=index, physical=False, return_res=16)
     except Exception as err:
+        # wfdb cannot say whether the signal file or its header is wrong: name both
         raise DataError(header.with_suffix(".mat"),
-                        f"truncated or corrupt signal file ({type(err).__name__}: {err})") from None
+                        f"truncated or corrupt signal file, or a header {header.name} that does "
+                        f"not match it ({type(err).__name__}: {err})") from None
     digital = rec.d_signal
     if digital is None or digital.shape[0] != head.sig_len:
         got = 0 if digital is None else digital.shape[0]

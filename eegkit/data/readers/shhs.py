@@ -34,6 +34,7 @@ from eegkit.data.readers._psg import (
     fit_stages,
     missing_channel,
     read_edf,
+    stages_from_runs,
     with_aliases,
 )
 from eegkit.data.types import EPOCH_SEC, UNSCORED, DataError, Recording
@@ -89,19 +90,12 @@ def read_nsrr(path: Path) -> np.ndarray:
         concept = (event.findtext("EventConcept") or "").strip()
         if concept not in NSRR_CODES:
             raise DataError(path, f"unknown stage concept {concept!r}; known: {list(NSRR_CODES)}")
-        start.append(_number(event, "Start", path) / EPOCH_SEC)
-        count.append(_number(event, "Duration", path) / EPOCH_SEC)
+        start.append(_number(event, "Start", path))
+        count.append(_number(event, "Duration", path))
         codes.append(NSRR_CODES[concept])
     if not codes:
         raise DataError(path, f"no {_STAGE_EVENT} events")
-    start_a, count_a = np.asarray(start), np.asarray(count)
-    if not (np.allclose(start_a, np.round(start_a)) and np.allclose(count_a, np.round(count_a))):
-        raise DataError(path, "stage events are not on the 30-s epoch grid")
-    start_i, count_i = np.round(start_a).astype(np.int64), np.round(count_a).astype(np.int64)
-    stages = np.full(int((start_i + count_i).max()), UNSCORED, dtype=np.int8)
-    offsets = np.arange(count_i.sum()) - np.repeat(np.cumsum(count_i) - count_i, count_i)
-    stages[np.repeat(start_i, count_i) + offsets] = np.repeat(np.asarray(codes, np.int8), count_i)
-    return stages
+    return stages_from_runs(np.asarray(start), np.asarray(count), np.asarray(codes), path)
 
 
 def read_profusion(path: Path) -> np.ndarray:

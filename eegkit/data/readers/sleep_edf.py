@@ -30,7 +30,16 @@ import numpy as np
 
 from eegkit.data import register_dataset
 from eegkit.data.readers._files import LazyRecordings
-from eegkit.data.readers._psg import check_channels, missing_channel
+from eegkit.data.readers._psg import (
+    channel_units,
+    check_amplitude,
+    check_channels,
+    check_edf_size,
+    missing_channel,
+    mne_failure,
+    read_edf_annotations,
+    stages_from_runs,
+)
 from eegkit.data.types import EPOCH_SEC, UNSCORED, DataError, Recording
 
 log = logging.getLogger(__name__)
@@ -71,26 +80,15 @@ def find_nights(path: Path) -> list[tuple[str, Path, Path]]:
 
 def read_hypnogram(path: Path) -> np.ndarray:
     """Stage code (int8, -1 unscored) per 30-s epoch from an EDF+ hypnogram."""
-    try:
-        ann = mne.read_annotations(path)
-    except Exception as err:  # MNE raises many types on a corrupt file
-        raise DataError(path, f"unreadable hypnogram ({err})") from None
+    ann = read_edf_annotations(path, "unreadable hypnogram")
     labels = np.asarray(ann.description, dtype=object)
     unknown = sorted(set(labels) - set(STAGE_CODES))
     if unknown:
         raise DataError(path, f"unknown hypnogram label(s) {unknown}; known: {list(STAGE_CODES)}")
     if len(labels) == 0:
         raise DataError(path, "hypnogram holds no sleep stage annotation")
-    start = ann.onset / EPOCH_SEC
-    count = ann.duration / EPOCH_SEC
-    if not (np.allclose(start, np.round(start)) and np.allclose(count, np.round(count))):
-        raise DataError(path, "hypnogram onsets/durations are not multiples of 30 s")
-    start, count = np.round(start).astype(np.int64), np.round(count).astype(np.int64)
     codes = np.array([STAGE_CODES[t] for t in labels], dtype=np.int8)
-    stages = np.full(int((start + count).max()), UNSCORED, dtype=np.int8)
-    # epoch index of every annotated epoch, without a loop over epochs
-    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    stages[np.repeat(start, count) + offsets] = np.repeat(codes, count)
+    stages = stages_from_runs(ann.onset, ann.duration, codes, path)
     return stages
 
 
@@ -100,8 +98,10 @@ def read_psg(path: Path, channels: Sequence[str] | None,
 
     ``required`` channels must be present, finite and not flat. The night (about 22 h in the
     cassette study) is read in one-hour pieces straight into a float32 array, so no
-    float64 copy of the whole recording is ever held.
+    float64 copy of the whole recording is ever held. The file size, units and amplitudes are
+    checked as in :func:`eegkit.data.readers._psg.read_edf`.
     """
+    units = check_edf_size(path)
     with warnings.catch_warnings():
         # MNE only warns on a truncated file (and infers a shorter length): make that an error;
         # its other warnings (e.g. channels resampled to one rate) are expected here
@@ -112,21 +112,23 @@ def read_psg(path: Path, channels: Sequence[str] | None,
             missing = [c for c in required if c not in raw.ch_names]
             if missing:
                 raise missing_channel(path, missing, raw.ch_names)
+            written, factors = channel_units(raw, units)
             if channels is not None:
+                factors = factors[[raw.ch_names.index(c) for c in channels]]
                 raw.pick(list(channels))
             sfreq = float(raw.info["sfreq"])
             data = np.empty((len(raw.ch_names), raw.n_times), dtype=np.float32)
             step = int(_READ_CHUNK_SEC * sfreq)
             for start in range(0, raw.n_times, step):  # ~22 pieces per night
                 stop = min(start + step, raw.n_times)
-                data[:, start:stop] = raw.get_data(start=start, stop=stop)
+                data[:, start:stop] = raw.get_data(start=start, stop=stop) * factors[:, None]
         except DataError:
             raise
         except Exception as err:  # MNE raises many types on a truncated or corrupt file
-            raise DataError(path, f"truncated or corrupt EDF ({type(err).__name__}: {err})"
-                            ) from None
+            raise mne_failure(path, err) from None
     names = list(raw.ch_names)
     check_channels(path, data, names, required)
+    check_amplitude(path, data, names, written)
     return data, names, sfreq
 
 

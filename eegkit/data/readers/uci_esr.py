@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from eegkit.data import register_dataset
+from eegkit.data.readers._files import csv_rows, parse_cells
 from eegkit.data.types import DataError, Windows
 
 SFREQ = 173.61
@@ -32,10 +33,6 @@ def _csv_file(path: Path) -> Path:
     if not candidates:
         raise DataError(path, "no Data.csv found")
     return candidates[0]
-
-
-def _cells(line: bytes) -> list[bytes]:
-    return [c.strip().strip(b'"') for c in line.split(b",")]
 
 
 @register_dataset("uci_esr", kind="windows", sfreq=SFREQ, n_times=N_TIMES,
@@ -58,35 +55,30 @@ def read_uci_esr(path: Path, binary: bool = False) -> Windows:
         ``"<label>:<segment name>"``.
     """
     file = _csv_file(Path(path))
-    lines = [line for line in file.read_bytes().splitlines() if line.strip()]
-    if not lines:
+    numbers, rows = csv_rows(file.read_bytes())
+    if not rows:
         raise DataError(file, "file is empty")
-    header = [c.decode(errors="replace") for c in _cells(lines[0])]
+    header = [c.decode(errors="replace") for c in rows[0]]
     expected = [f"X{i}" for i in range(1, N_TIMES + 1)] + ["y"]
     if header[1:] != expected:
         raise DataError(file, f"header must be (id, X1..X{N_TIMES}, y); got {header[:3]}…"
                         f"{header[-2:]} ({len(header)} columns)")
-    rows = [_cells(line) for line in lines[1:]]
-    for number, row in enumerate(rows, 2):
+    numbers, rows = numbers[1:], rows[1:]
+    if not rows:
+        raise DataError(file, "no data row after the header")
+    for number, row in zip(numbers, rows, strict=True):
         if len(row) != N_TIMES + 2:
             raise DataError(file, f"line {number} has {len(row)} columns, expected {N_TIMES + 2}")
-    try:
-        values = np.array([row[1:] for row in rows], dtype=np.float32)
-    except ValueError:
-        for number, row in enumerate(rows, 2):
-            try:
-                np.array(row[1:], dtype=np.float32)
-            except ValueError:
-                raise DataError(file, f"line {number} has a non-numeric value") from None
-        raise
+    cells = [cell for row in rows for cell in row[1:]]
+    values = parse_cells(cells, numbers, N_TIMES + 1, file, np.float32, "a row of numbers")
     labels = values[:, -1]
     bad = np.flatnonzero((labels != np.round(labels)) | (labels < 1) | (labels > len(CLASSES)))
     if len(bad):
-        raise DataError(file, f"line {bad[0] + 2}: label y must be 1..{len(CLASSES)}, "
+        raise DataError(file, f"line {numbers[bad[0]]}: label y must be 1..{len(CLASSES)}, "
                         f"got {labels[bad[0]]:g}")
     labels = labels.astype(np.int64)
     groups = []
-    for number, (row, label) in enumerate(zip(rows, labels, strict=True), 2):
+    for number, row, label in zip(numbers, rows, labels, strict=True):
         match = _ID.match(row[0].decode(errors="replace"))
         if not match:
             raise DataError(file, f"line {number}: id {row[0]!r} is not of the form X<k>.<name>")

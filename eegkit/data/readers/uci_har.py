@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from eegkit.data import register_dataset
-from eegkit.data.readers._files import FileTree
+from eegkit.data.readers._files import FileTree, parse_table
 from eegkit.data.types import DataError, Windows
 
 #: Channel order of ``Windows.X``: body acceleration, gyroscope, total acceleration (x, y, z).
@@ -27,23 +27,9 @@ N_TIMES = 128
 SPLITS = ("train", "test")
 
 
-def _numbers(tree: FileTree, name: str, dtype) -> np.ndarray:
-    """All whitespace-separated numbers of a text file, parsed in one vectorised call."""
-    text = tree.read(name)
-    try:
-        return np.array(text.split(), dtype=dtype)
-    except ValueError:
-        bad = next(i for i, line in enumerate(text.splitlines(), 1)
-                   if not _parses(line, dtype))
-        raise DataError(tree.source(name), f"line {bad} is not a row of numbers") from None
-
-
-def _parses(line: bytes, dtype) -> bool:
-    try:
-        np.array(line.split(), dtype=dtype)
-    except ValueError:
-        return False
-    return True
+def _rows(tree: FileTree, name: str, dtype, width: int, what: str) -> np.ndarray:
+    """The ``(n_rows, width)`` numbers of a text file, one row per non-blank line."""
+    return parse_table(tree.read(name), tree.source(name), dtype, what, width)
 
 
 def _class_names(tree: FileTree, name: str) -> list[str]:
@@ -55,27 +41,48 @@ def _class_names(tree: FileTree, name: str) -> list[str]:
     return [r[1] for r in rows]
 
 
-def _read_split(tree: FileTree, root: str, split: str, n_classes: int):
+def _members(root: str, split: str) -> dict[str, str]:
+    """Role (``"y"``, ``"subject"`` or a channel) → path of the file of ``split`` under ``root``."""
     def member(*parts: str) -> str:
         return str(PurePosixPath(root, split, *parts))
 
-    y = _numbers(tree, member(f"y_{split}.txt"), np.int64)
-    subject = _numbers(tree, member(f"subject_{split}.txt"), np.int64)
+    files = {"y": member(f"y_{split}.txt"), "subject": member(f"subject_{split}.txt")}
+    files.update({c: member("Inertial Signals", f"{c}_{split}.txt") for c in CHANNELS})
+    return files
+
+
+def _read_split(tree: FileTree, files: dict[str, str], split: str, n_classes: int):
+    y = _rows(tree, files["y"], np.int64, 1, "an integer")[:, 0]
+    subject = _rows(tree, files["subject"], np.int64, 1, "an integer")[:, 0]
     if len(subject) != len(y):
-        raise DataError(tree.source(member(f"subject_{split}.txt")),
+        raise DataError(tree.source(files["subject"]),
                         f"{len(subject)} rows but y_{split}.txt has {len(y)}")
     if y.size and (y.min() < 1 or y.max() > n_classes):
-        raise DataError(tree.source(member(f"y_{split}.txt")),
+        raise DataError(tree.source(files["y"]),
                         f"labels must be 1..{n_classes}, found {y.min()}..{y.max()}")
     X = np.empty((len(y), len(CHANNELS), N_TIMES), dtype=np.float32)
     for c, channel in enumerate(CHANNELS):
-        name = member("Inertial Signals", f"{channel}_{split}.txt")
-        values = _numbers(tree, name, np.float32)
-        if values.size != len(y) * N_TIMES:
-            raise DataError(tree.source(name), f"expected {len(y)} rows of {N_TIMES} values "
-                            f"(one per line of y_{split}.txt), found {values.size} values")
-        X[:, c] = values.reshape(len(y), N_TIMES)
+        values = _rows(tree, files[channel], np.float32, N_TIMES, "a row of numbers")
+        if len(values) != len(y):
+            raise DataError(tree.source(files[channel]), f"expected {len(y)} rows of {N_TIMES} "
+                            f"values (one per line of y_{split}.txt), found {len(values)}")
+        X[:, c] = values
     return X, y - 1, subject
+
+
+def _dataset_root(tree: FileTree, path: Path) -> str:
+    """The ``UCI HAR Dataset`` folder inside ``tree``, found from any of its known files."""
+    labels = tree.find("activity_labels.txt")
+    if labels:
+        return str(PurePosixPath(min(labels, key=len)).parent)
+    # without activity_labels.txt, a split's y file still shows where the dataset is, so that
+    # every missing file is reported together below
+    for split in SPLITS:
+        found = tree.find(f"y_{split}.txt")
+        if found:
+            return str(PurePosixPath(min(found, key=len)).parent.parent)
+    raise DataError(path, "neither 'activity_labels.txt' nor 'y_train.txt'/'y_test.txt' "
+                          "found: not a UCI HAR Dataset folder")
 
 
 @register_dataset("uci_har", kind="windows", sfreq=SFREQ, n_times=N_TIMES,
@@ -96,13 +103,16 @@ def read_uci_har(path: Path) -> Windows:
         ``group`` = subject, ``official_split`` ``"train"``/``"test"``; train rows first.
     """
     with FileTree(path) as tree:
-        labels = tree.find("activity_labels.txt")
-        if not labels:
-            raise DataError(path, "no 'activity_labels.txt' found: not a UCI HAR Dataset folder")
-        labels_file = min(labels, key=len)
-        root = str(PurePosixPath(labels_file).parent)
+        root = _dataset_root(tree, Path(path))
+        labels_file = str(PurePosixPath(root, "activity_labels.txt"))
+        splits = {split: _members(root, split) for split in SPLITS}
+        present = set(tree.names())
+        missing = [f for f in [labels_file, *(f for s in splits.values() for f in s.values())]
+                   if f not in present]
+        if missing:
+            raise DataError(tree.source(root), f"{len(missing)} file(s) missing: {missing}")
         classes = _class_names(tree, labels_file)
-        parts = [_read_split(tree, root, split, len(classes)) for split in SPLITS]
+        parts = [_read_split(tree, files, split, len(classes)) for split, files in splits.items()]
     X = np.concatenate([p[0] for p in parts])
     subject = np.concatenate([p[2] for p in parts])
     split = np.repeat(np.array(SPLITS), [len(p[1]) for p in parts])

@@ -142,7 +142,14 @@ class AdaCEText(_AdaCEBase):
         Truncation length in tokens; default the tokenizer's maximum, capped by the
         backbone's position embeddings.
     precision, integer_scale, value_sep, channel_sep
-        Number format (see :func:`~eegkit.models.adace.adapters.format_numbers`).
+        Number format of ``style="decimal"`` (see
+        :func:`~eegkit.models.adace.adapters.format_numbers`).
+    style : {"decimal", "compact"}
+        Every sample as a number (the paper's), or the compact digits of
+        :func:`~eegkit.models.adace.adapters.compact_levels` (a whole UCI HAR window in
+        ~170 tokens with ``pool=8``).
+    clip, levels, pool, channel_stats
+        Options of ``style="compact"``.
     """
 
     def __init__(
@@ -160,6 +167,11 @@ class AdaCEText(_AdaCEBase):
         integer_scale: float | None = None,
         value_sep: str = " ",
         channel_sep: str = " | ",
+        style: str = "decimal",
+        clip: float = 3.0,
+        levels: int = 10,
+        pool: int = 1,
+        channel_stats: bool = True,
         head_dropout: float = 0.0,
     ):
         super().__init__()
@@ -175,8 +187,8 @@ class AdaCEText(_AdaCEBase):
         max_length = limit if max_length is None else max_length
         if max_length > limit:
             raise ValueError(f"max_length {max_length} exceeds what the backbone takes ({limit})")
-        self.adapter = SignalToText(tok, max_length, precision, integer_scale,
-                                    value_sep, channel_sep)
+        self.adapter = SignalToText(tok, max_length, precision, integer_scale, value_sep,
+                                    channel_sep, style, clip, levels, pool, channel_stats)
         self._init_head(model, n_outputs, finetune, trainable_blocks, head_dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
