@@ -22,7 +22,8 @@ python evaluate.py --help
 
 import sys
 
-from eegkit.cli import evaluate, run_script
+from eegkit.cli.console import run_script
+from eegkit.cli.evaluate import evaluate
 
 if __name__ == "__main__":
     # bad input (a DataError, a missing file) ends with one line and exit status 2

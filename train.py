@@ -22,7 +22,8 @@ python train.py --help
 
 import sys
 
-from eegkit.cli import run_script, train
+from eegkit.cli.console import run_script
+from eegkit.cli.fit import train
 
 if __name__ == "__main__":
     # bad input (a DataError, a missing file) ends with one line and exit status 2

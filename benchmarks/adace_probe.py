@@ -1,14 +1,14 @@
 """AdaCE frozen-feature probe on the FULL splits: pooled backbone features + logistic regression.
 
 For each dataset and adapter, the frozen pretrained backbone encodes every window ONCE; the
-pooled features are cached on disk (an :class:`~eegkit.data.cache.ArrayCache` entry under
+pooled features are cached on disk (an :class:`~eegkit.cache.ArrayCache` entry under
 ``--cache`` or ``$EEGKIT_CACHE``, written to a temporary folder and renamed into place, keyed by
 the dataset, its windows' standardisation and the adapter settings) and shared by the dataset's
 tasks. A multinomial logistic regression (torch, L-BFGS, full batch, on features standardised
 with training statistics) is fitted on the task's training split for each L2 strength of
 ``--l2``; the strength with the best validation macro-F1 is reported on the whole test split.
 
-Tasks (splits of :class:`~eegkit.data.window_datamodule.WindowDataModule`):
+Tasks (splits of :class:`~eegkit.data.datamodules.windows.WindowDataModule`):
 
 - ``har-official``: UCI HAR, official subject split (7,352 train+val / 2,947 test windows);
 - ``har-random``: UCI HAR, the paper's random 20 % of the training windows as test (1,470);
@@ -48,8 +48,8 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eegkit.data.cache import ArrayCache, cache_key  # noqa: E402
-from eegkit.data.window_datamodule import WindowDataModule, WindowDataset  # noqa: E402
+from eegkit.cache import ArrayCache, cache_key  # noqa: E402
+from eegkit.data.datamodules.windows import WindowDataModule, WindowDataset  # noqa: E402
 from eegkit.metrics import summarize  # noqa: E402
 from eegkit.models.adace.model import AdaCEImage, AdaCEText  # noqa: E402
 
@@ -119,7 +119,7 @@ def cached_features(adapter: str, dm: WindowDataModule, opts) -> tuple[dict, dic
                     image_size=opts.image_size, text_pool=text_pool(dm, opts),
                     max_length=opts.max_length)
 
-    def build():
+    def build(scratch):  # features are small: the scratch file is not used
         model = adapter_model(adapter, dm, opts)
         start = time.perf_counter()
         arrays = {"X": encode(model, windows, opts.batch_size)}

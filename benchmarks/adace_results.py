@@ -49,7 +49,7 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eegkit.cli import train  # noqa: E402
+from eegkit.cli.fit import train  # noqa: E402
 from eegkit.metrics import summarize  # noqa: E402
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",

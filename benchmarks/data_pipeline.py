@@ -1,7 +1,7 @@
 """Sleep-EDF data pipeline: eegkit vs braindecode, and eegkit's cache hit.
 
 Both pipelines turn the same Sleep-EDF nights (EDF PSG + EDF+ hypnogram, written by
-:func:`eegkit.data.writers.sleep_edf.write_sleep_edf` with all seven channels at their native
+:func:`eegkit.demo.writers.sleep_edf.write_sleep_edf` with all seven channels at their native
 rates) into an array of 30-s (EEG Fpz-Cz, EOG horizontal) epochs, with the same steps:
 30 min of wake kept around the sleep period, 0.3-35 Hz band-pass, per-recording per-channel
 z-score, unscored/movement epochs dropped.
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eegkit.data.demo.hypnogram import TRANSITIONS
+from eegkit.demo.hypnogram import TRANSITIONS
 
 CHANNELS = ("EEG Fpz-Cz", "EOG horizontal")
 
@@ -58,7 +58,7 @@ def draw_stages(n_epochs: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def write_nights(folder: Path, n_nights: int, hours: float) -> None:
-    from eegkit.data.writers.sleep_edf import write_sleep_edf
+    from eegkit.demo.writers.sleep_edf import write_sleep_edf
 
     rng = np.random.default_rng(0)
     n_epochs = int(hours * 120)
@@ -70,7 +70,7 @@ def write_nights(folder: Path, n_nights: int, hours: float) -> None:
 
 
 def run_eegkit(folder: Path, cache: Path) -> tuple[np.ndarray, int]:
-    from eegkit.data.sleep import prepare_sleep
+    from eegkit.data.pipelines.sleep import prepare_sleep
 
     seqs = prepare_sleep("sleep_edf", folder, cache_dir=cache, progress=False)
     return seqs.X, sum(r["epochs"] for r in seqs.info.values())
@@ -117,7 +117,7 @@ def run_braindecode(folder: Path) -> tuple[np.ndarray, int]:
 
 def _measure(which: str, folder: str, cache: str, trace: bool, queue) -> None:
     import eegkit.data
-    import eegkit.data.sleep  # noqa: F401  - imports are not part of the measurement
+    import eegkit.data.pipelines.sleep  # noqa: F401  - imports are not part of the measurement
 
     eegkit.data.list_datasets()  # imports every reader module
 

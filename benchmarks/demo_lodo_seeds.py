@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from eegkit.data.types import STAGES
-from eegkit.lodo import read_folds
 from eegkit.metrics import mean_sd
+from eegkit.reports import read_folds
 
 ROOT = Path(__file__).resolve().parent.parent
 

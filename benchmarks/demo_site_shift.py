@@ -2,7 +2,7 @@
 
 Generates the corpus (default size unless told otherwise), reads every site back through the
 ordinary readers, and fits a linear discriminant on spectral epoch features
-(:mod:`eegkit.data.demo.features`): within-site accuracy is leave-one-night-out, cross-site
+(:mod:`eegkit.demo.features`): within-site accuracy is leave-one-night-out, cross-site
 accuracy trains on all nights of one site and tests on all nights of another, and the
 leave-one-site-out figures train on all nights of the four other sites and test on every
 night of the held-out one -- the folds of ``scripts/demo.sh``, so this is the linear bar the
@@ -25,8 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from eegkit.data.demo import DEFAULT_HOURS, DEFAULT_SUBJECTS_PER_SITE, SITES, generate
-from eegkit.data.demo.features import (
+from eegkit.data.splits import lodo_splits
+from eegkit.data.types import STAGES
+from eegkit.demo import DEFAULT_HOURS, DEFAULT_SUBJECTS_PER_SITE, SITES, generate
+from eegkit.demo.features import (
     BANDS,
     LinearDiscriminant,
     _stack,
@@ -34,8 +36,6 @@ from eegkit.data.demo.features import (
     site_shift,
     stage_medians,
 )
-from eegkit.data.splits import lodo_splits
-from eegkit.data.types import STAGES
 from eegkit.metrics import mean_sd, summarize
 
 
@@ -46,7 +46,7 @@ def lodo_lda(features: dict[str, list[tuple[np.ndarray, np.ndarray]]]) -> dict[s
     ----------
     features : dict
         Site name -> (features, stages) per recording
-        (:func:`eegkit.data.demo.features.site_features`).
+        (:func:`eegkit.demo.features.site_features`).
 
     Returns
     -------

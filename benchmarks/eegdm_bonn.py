@@ -34,11 +34,12 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-from eegkit.data.eegdm_latents import EEGDMLatentDataModule
-from eegkit.data.window_datamodule import WindowDataModule
-from eegkit.metrics import format_seed_table, seed_summary
+from eegkit.data.datamodules.windows import WindowDataModule
+from eegkit.metrics import seed_summary
+from eegkit.reports import format_seed_table
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.eegdm import EEGDMFinetuneTask, EEGDMPretrainTask
+from eegkit.tasks.eegdm_latents import EEGDMLatentDataModule
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 870

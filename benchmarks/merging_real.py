@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from eegkit.data.window_datamodule import WindowDataModule, WindowDataset
+from eegkit.data.datamodules.windows import WindowDataModule, WindowDataset
 from eegkit.merging import evolve, merge, search_coefficients, validation_scorer
 from eegkit.merging.runner import held_out_metrics, probabilities
 from eegkit.tasks.classification import ClassificationTask

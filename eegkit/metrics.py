@@ -1,9 +1,9 @@
-"""Classification metrics (torchmetrics) and the evaluation report written by evaluate.py."""
+"""Classification metrics (torchmetrics) and their summaries over seeds or folds.
+
+Figures and tables made from them are in :mod:`eegkit.reports`.
+"""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,26 +43,6 @@ def summarize(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) ->
     return out
 
 
-def write_report(out_dir: str | Path, y_true, y_pred, class_names: list[str], title: str = ""):
-    """Write ``metrics.json`` and ``confusion_matrix.png`` into ``out_dir``; return the dict."""
-    from eegkit.interpret.plots import plot_confusion_matrix
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize(np.asarray(y_true), np.asarray(y_pred), class_names)
-    (out_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
-    fig = plot_confusion_matrix(np.asarray(summary["confusion"]), class_names, title=title)
-    fig.savefig(out_dir / "confusion_matrix.png", dpi=120, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return summary
-
-
-#: Metrics of EEGDM's evaluation report (TUEV / CHB-MIT tables).
-REPORT_METRICS = ("kappa", "bacc", "weighted_f1")
-
-
 def mean_sd(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean and sample standard deviation (``ddof=1``; 0 for a single value) along ``axis``."""
     values = np.asarray(values, dtype=np.float64)
@@ -78,15 +58,3 @@ def seed_summary(results: list[dict[str, float]]) -> dict[str, tuple[float, floa
     keys = [k for k in results[0] if all(k in r for r in results)]
     mean, sd = mean_sd([[r[k] for k in keys] for r in results])
     return {k: (float(m), float(s)) for k, m, s in zip(keys, mean, sd, strict=True)}
-
-
-def format_seed_table(rows: dict[str, dict[str, tuple[float, float]]],
-                      metrics: tuple[str, ...] = REPORT_METRICS) -> str:
-    """A markdown table: one row per method, ``mean ± sd`` in % per metric."""
-    lines = ["| method | " + " | ".join(metrics) + " |",
-             "|---|" + "---|" * len(metrics)]
-    for name, summary in rows.items():
-        cells = [f"{100 * summary[m][0]:.2f} ± {100 * summary[m][1]:.2f}" if m in summary
-                 else "–" for m in metrics]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)

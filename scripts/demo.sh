@@ -18,7 +18,7 @@ start=$(date +%s)
 if [ -f demo_data/demo_corpus.json ]; then
     echo "[eegkit] reusing the simulated corpus in demo_data/"
 else
-    python -m eegkit.data.demo --out demo_data
+    python -m eegkit.demo --out demo_data
 fi
 
 # name -> config; the run goes to the config's out_dir (runs/demo/<name>).
@@ -48,7 +48,7 @@ done
 
 echo
 echo "[eegkit] accuracy / macro-F1 (%) per held-out simulated site (layout of the paper's table):"
-python -m eegkit.lodo table "${table_args[@]}" --out runs/demo/lodo_table.md
+python -m eegkit lodo table "${table_args[@]}" --out runs/demo/lodo_table.md
 echo
 echo "[eegkit] per-run summaries (accuracy, macro-F1, kappa, per-class F1, mean ± sd):"
 for run in $RUNS; do echo "  runs/demo/$run/lodo_summary.md (.csv)"; done

@@ -26,3 +26,13 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test writes its cache entries under a temporary folder, never ~/.cache."""
     monkeypatch.setenv("EEGKIT_CACHE", str(tmp_path_factory.getbasetemp() / "eegkit-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """Two simulated sites (Sleep-EDF and HMC formats), two one-hour nights each."""
+    from eegkit.demo import generate
+
+    root = tmp_path_factory.mktemp("demo-corpus")
+    generate(root, subjects_per_site=2, hours=1.0, seed=0, sites=["sleep_edf", "hmc"])
+    return root

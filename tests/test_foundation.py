@@ -79,10 +79,10 @@ def test_cli_rejects_unknown_config_key(tmp_path):
 
 
 def test_no_arguments_run_the_embedded_demo_from_any_folder(monkeypatch, tmp_path):
-    from eegkit import cli
+    from eegkit.cli import app as cli
 
     made = []
-    monkeypatch.setattr("eegkit.data.demo.ensure_corpus", lambda root: made.append(root))
+    monkeypatch.setattr("eegkit.cli.app.ensure_corpus", lambda root: made.append(root))
     monkeypatch.chdir(tmp_path)  # outside the repository: the bundled config, ./demo_data
     assert cli.with_demo_default(["--config", "x.yaml"]) == ["--config", "x.yaml"]
     assert made == []

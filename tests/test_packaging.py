@@ -56,7 +56,7 @@ def test_wheel_ships_configs_dataset_cards_license_and_console_script(wheel):
     for card in (REPO / "datasets").glob("*.md"):
         assert f"eegkit/datasets/{card.name}" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
-    assert "eegkit = eegkit.__main__:main" in entry_points
+    assert "eegkit = eegkit.cli.main:main" in entry_points
 
 
 @pytest.mark.slow
@@ -85,7 +85,7 @@ def test_wheel_in_a_fresh_venv_runs_the_demo_and_predict_outside_the_repo(wheel,
 
     # The bundled demo config by name, on a small simulated corpus in ./demo_data (its manifest
     # makes the demo reuse it instead of writing the full-size one).
-    from eegkit.data.demo import generate
+    from eegkit.demo import generate
 
     generate(work / "demo_data", subjects_per_site=2, hours=1.0, seed=0,
              sites=["sleep_edf", "hmc"])

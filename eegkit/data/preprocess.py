@@ -1,12 +1,15 @@
 """Vectorised signal preprocessing on ``(n_channels, n_samples)`` arrays.
 
 Every function works on all channels at once along the last axis and returns float32, so the
-sleep and the event pipelines share one implementation. Filters are zero-phase (applied
+sleep and the event pipelines (and the generic EDF reader) share one implementation;
+:class:`EventConfig` and :func:`condition` are the band-pass / notch / resample / scale chain of
+the event windows. Filters are zero-phase (applied
 forwards and backwards), as is usual before cutting epochs for classification.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -88,4 +91,43 @@ def epochs(x: np.ndarray, n_times: int) -> np.ndarray:
     return x[..., : n * n_times].reshape(x.shape[0], n, n_times).transpose(1, 0, 2)
 
 
-__all__ = ["bandpass", "epochs", "notch", "resample", "zscore"]
+@dataclass(frozen=True)
+class EventConfig:
+    """Signal conditioning and windowing of an event pipeline.
+
+    Attributes
+    ----------
+    l_freq, h_freq : float
+        Band-pass edges (Hz), zero-phase Butterworth, applied at the native rate.
+    notch : float
+        Line-noise notch (Hz), the fundamental only.
+    sfreq : float
+        Output rate (Hz).
+    scale : float
+        Factor from volts to output units (1e4: µV/100).
+    window_s : float
+        Window length (s).
+    pre_s : float
+        TUEV: seconds before the event start where the window begins.
+    """
+
+    l_freq: float
+    h_freq: float
+    notch: float
+    sfreq: float = 200.0
+    scale: float = 1e4
+    window_s: float = 5.0
+    pre_s: float = 2.0
+
+
+def condition(data: np.ndarray, sfreq: float, config: EventConfig) -> np.ndarray:
+    """Band-pass, notch (unless ``config.notch`` is None), resample and scale ``(C, N)`` volts
+    (float32 out)."""
+    x = bandpass(data, sfreq, config.l_freq, config.h_freq)
+    if config.notch is not None:
+        x = notch(x, sfreq, config.notch, harmonics=False)
+    x = resample(x, sfreq, config.sfreq)
+    return (x * config.scale).astype(np.float32, copy=False)
+
+
+__all__ = ["EventConfig", "bandpass", "condition", "epochs", "notch", "resample", "zscore"]

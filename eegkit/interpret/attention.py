@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from eegkit.interpret.plots import plt
 from eegkit.models.layers.differential_attention import record_attention
+from eegkit.reports import plt
 
 MODALITIES = ("eeg", "eog")
 MAP_NAMES = ("softmax1", "softmax2", "A")

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from eegkit.merging.runner import load_config, read_results, run, table
+from eegkit.merging.runner import load_run, read_results, run, table
+from eegkit.utils.argtypes import name_and_dir
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -21,22 +22,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     p_run.add_argument("config")
     p_run.add_argument("--folds", nargs="+", default=None, help="only these held-out domains")
     p_tab = sub.add_parser("table", help="the LODO table of finished runs")
-    p_tab.add_argument("runs", nargs="+", metavar="NAME=DIR")
+    p_tab.add_argument("runs", nargs="+", metavar="NAME=DIR", type=name_and_dir)
     p_tab.add_argument("--out", default=None, help="also write the tables to this .md file")
     args = parser.parse_args(argv)
     if args.command == "run":
         # Dozens of short Trainer runs: keep their start-up banners out of the log.
         logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-        config = load_config(args.config)
+        config = load_run(args.config)
         if args.folds:
             config["folds"] = args.folds
         print(table(run(config)))
         return
     parts = []
-    for item in args.runs:
-        name, sep, path = item.partition("=")
-        if not sep:
-            parser.error(f"expected NAME=DIR, got {item!r}")
+    for name, path in args.runs:
         results = read_results(path)
         if not results:
             parser.error(f"no completed fold under {path}")

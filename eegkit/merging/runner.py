@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import yaml
 
-from eegkit.data.sleep_datamodule import SleepDataModule
+from eegkit.data.datamodules.sleep import SleepDataModule
 from eegkit.merging.evolver import evolve
 from eegkit.merging.rules import merge
 from eegkit.merging.search import (
@@ -41,15 +41,17 @@ from eegkit.merging.search import (
 )
 from eegkit.metrics import summarize
 from eegkit.tasks.sleep_staging import SleepStagingTask
+from eegkit.utils.resources import load_config
 
 RESULTS = "results.json"
 ROW_MULTI, ROW_ENSEMBLE = "multi-source", "output ensemble"
 
 
-def load_config(path: str | Path) -> dict:
-    """The run config with its ``base`` LODO config loaded under ``base_config``."""
+def load_run(path: str | Path) -> dict:
+    """The merging run config with its ``base`` LODO config (fragments composed in) loaded
+    under ``base_config``."""
     config = yaml.safe_load(Path(path).read_text())
-    config["base_config"] = yaml.safe_load(Path(config["base"]).read_text())
+    config["base_config"] = load_config(config["base"])
     return config
 
 

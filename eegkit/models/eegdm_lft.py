@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 
 from eegkit.models import register_model
-from eegkit.models.eegdm_ssmdp import SSMDP
+from eegkit.models.eegdm_ssmdp import SSMDP, load_backbone
 
 
 def _ffn(width: int, hidden: int, dropout: float) -> nn.Sequential:
@@ -247,8 +247,6 @@ def eegdm(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
     second (``round(sfreq)`` samples) and the S4D rate ``train_sfreq / sfreq``.
     """
     if backbone_ckpt is not None:
-        from eegkit.tasks.eegdm import load_backbone  # the task module imports this one
-
         backbone, _ = load_backbone(backbone_ckpt)
     elif backbone is None:
         kw = {"scale": 1e4, "mu": 255.0, "train_sfreq": 200.0, **(backbone_kwargs or {})}

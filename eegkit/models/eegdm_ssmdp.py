@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -186,4 +188,28 @@ def eegdm_ssmdp(n_chans: int = 22, n_outputs: int = 1, n_times: int | None = Non
                  **kwargs)
 
 
-__all__ = ["SSMDP", "SSMDPBlock", "eegdm_ssmdp", "sinusoidal_embedding"]
+def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
+    """The frozen EMA backbone of a pretraining checkpoint and its hyper-parameters.
+
+    ``checkpoint`` is a Lightning checkpoint of :class:`~eegkit.tasks.eegdm.EEGDMPretrainTask`;
+    it is read here, without the task, so that models (the end-to-end ``eegdm``) never depend
+    on training code. The backbone carries the pretraining input transform (``scale``, ``mu``,
+    ``train_sfreq``).
+    """
+    # a Lightning checkpoint holds plain Python objects (hyper-parameters) next to tensors
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    hp = dict(ckpt["hyper_parameters"])
+    backbone = SSMDP(n_channels=hp["n_chans"], rate=hp["train_sfreq"] / hp["sfreq"],
+                     scale=hp["scale"], mu=hp["mu"], train_sfreq=hp["train_sfreq"],
+                     **(hp.get("backbone_kwargs") or {}))
+    prefix = "ema.model."
+    # checkpoints written before the last block lost its residual projection hold its (never
+    # trained) weights: they are dropped
+    stale = f"blocks.{backbone.n_blocks - 1}.res_proj."
+    state = {k.removeprefix(prefix): v for k, v in ckpt["state_dict"].items()
+             if k.startswith(prefix) and not k.removeprefix(prefix).startswith(stale)}
+    backbone.load_state_dict(state)
+    return backbone.requires_grad_(False).eval(), hp
+
+
+__all__ = ["SSMDP", "SSMDPBlock", "eegdm_ssmdp", "load_backbone", "sinusoidal_embedding"]

@@ -10,9 +10,24 @@ import torch.nn.functional as F
 
 from eegkit.metrics import classification_metrics
 from eegkit.models import create_model
+from eegkit.tasks.schedules import OPTIMIZERS, check_schedule, with_schedule
 
 _DIMS = ("n_chans", "n_outputs", "n_times", "sfreq")
-_OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+
+
+def merged_classes(n_outputs: int | None, merge_classes: list[int] | None) -> int | None:
+    """Number of classes after ``merge_classes`` (new class of every original class)."""
+    if merge_classes is None:
+        return n_outputs
+    if n_outputs is not None and len(merge_classes) != n_outputs:
+        raise ValueError(f"merge_classes has {len(merge_classes)} entries for {n_outputs} "
+                         "classes: give the new class of every original class")
+    return max(merge_classes) + 1
+
+
+def merge_targets(y: torch.Tensor, merge_classes: list[int] | None) -> torch.Tensor:
+    """Labels ``y`` mapped through ``merge_classes`` (unchanged when it is ``None``)."""
+    return y if merge_classes is None else torch.as_tensor(merge_classes, device=y.device)[y]
 
 
 def dims_from_datamodule(module: L.LightningModule, required: tuple[str, ...],
@@ -57,8 +72,14 @@ class ClassificationTask(L.LightningModule):
         AdamW (decoupled weight decay) or Adam (L2 penalty, as in the SleepDIFFormer paper).
     label_smoothing : float
         Cross-entropy label smoothing.
-    scheduler : {"cosine", "none"}
-        Cosine annealing over all training steps, or a constant rate.
+    scheduler : {"cosine", "linear", "onecycle", "none"}
+        Learning-rate schedule over all training steps (:mod:`eegkit.tasks.schedules`).
+    warmup_fraction : float
+        Warm-up fraction of the steps (schedules ``linear`` and ``onecycle``).
+    merge_classes : list of int, optional
+        New class of every dataset class (``[0, 0, 0, 0, 1]`` turns Bonn ``ZONFS`` into rest
+        vs seizure): the model has ``max(merge_classes) + 1`` outputs, labels are mapped in
+        every step and ``class_names`` should name the new classes.
     class_names : list of str, optional
     ch_names : list of str, optional
         The input channels in order (what prediction on a new recording reads).
@@ -86,24 +107,41 @@ class ClassificationTask(L.LightningModule):
         optimizer: str = "adamw",
         ch_names: list[str] | None = None,
         preprocessing: dict[str, Any] | None = None,
+        warmup_fraction: float = 0.0,
+        merge_classes: list[int] | None = None,
     ):
         super().__init__()
-        if scheduler not in ("cosine", "none"):
-            raise ValueError(f"scheduler must be 'cosine' or 'none', got {scheduler!r}")
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
+        check_schedule(scheduler)
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        if not 0.0 <= warmup_fraction < 1.0:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        merged_classes(n_outputs, merge_classes)  # checks the lengths agree
         self.save_hyperparameters()
         self.net: torch.nn.Module | None = None
-        if all(getattr(self.hparams, d) is not None for d in _DIMS):
+        # built now when the input is known (merged classes also give the number of outputs),
+        # otherwise in configure_model, from the datamodule
+        if self.n_classes is not None and all(
+                self.hparams[d] is not None for d in ("n_chans", "n_times", "sfreq")):
             self._build()
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes the model predicts (after ``merge_classes``)."""
+        return merged_classes(self.hparams.n_outputs, self.hparams.get("merge_classes"))
+
+    def model_dims(self) -> dict[str, Any]:
+        """The model's constructor contract (``n_chans``, ``n_outputs``, ``n_times``,
+        ``sfreq``) from the hyper-parameters: ``n_outputs`` counts the merged classes."""
+        dims = {d: self.hparams[d] for d in _DIMS}
+        dims["n_outputs"] = self.n_classes
+        return dims
 
     def _build(self) -> None:
         hp = self.hparams
-        dims = {d: getattr(hp, d) for d in _DIMS}
-        self.net = create_model(hp.model, **dims, **(hp.model_kwargs or {}))
-        n = hp.n_outputs
-        self.val_metrics = classification_metrics(n, prefix="val/")
-        self.test_metrics = classification_metrics(n, prefix="test/")
+        self.net = create_model(hp.model, **self.model_dims(), **(hp.model_kwargs or {}))
+        self.val_metrics = classification_metrics(self.n_classes, prefix="val/")
+        self.test_metrics = classification_metrics(self.n_classes, prefix="test/")
 
     def configure_model(self) -> None:
         if self.net is not None:
@@ -115,17 +153,26 @@ class ClassificationTask(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def _targets(self, batch: dict) -> dict:
+        """The batch with its labels mapped through ``merge_classes``."""
+        merge = self.hparams.get("merge_classes")
+        if merge is None or "y" not in batch:
+            return batch
+        return {**batch, "y": merge_targets(batch["y"], merge)}
+
     def _step(self, batch):
         logits = self(batch["x"])
         loss = F.cross_entropy(logits, batch["y"], label_smoothing=self.hparams.label_smoothing)
         return loss, logits
 
     def training_step(self, batch, batch_idx):
+        batch = self._targets(batch)
         loss, _ = self._step(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["y"]))
         return loss
 
     def validation_step(self, batch, batch_idx):
+        batch = self._targets(batch)
         loss, logits = self._step(batch)
         self.val_metrics.update(logits.argmax(-1), batch["y"])
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["y"]))
@@ -135,6 +182,7 @@ class ClassificationTask(L.LightningModule):
         self.val_metrics.reset()
 
     def test_step(self, batch, batch_idx):
+        batch = self._targets(batch)
         _, logits = self._step(batch)
         self.test_metrics.update(logits.argmax(-1), batch["y"])
 
@@ -145,18 +193,22 @@ class ClassificationTask(L.LightningModule):
     def predict_step(self, batch, batch_idx):
         """``y_pred`` and class probabilities ``proba`` per window, plus ``y_true`` when the
         batch has labels (a new recording has none)."""
+        batch = self._targets(batch)
         proba = self(batch["x"]).softmax(-1)
         out = {"y_pred": proba.argmax(-1), "proba": proba}
         if "y" in batch:
             out["y_true"] = batch["y"]
         return out
 
+    def param_groups(self) -> list[dict]:
+        """The optimiser's parameter groups (one group; subclasses split it)."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+
     def configure_optimizers(self):
-        opt = _OPTIMIZERS[self.hparams.optimizer](
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
-        if self.hparams.scheduler == "none":
-            return opt
-        steps = max(1, int(self.trainer.estimated_stepping_batches))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        hp = self.hparams
+        # .get: under LightningCLI the hyper-parameters are the config's arguments, and a
+        # subclass (AdaCE: always AdamW) may not take every option
+        opt = OPTIMIZERS[hp.get("optimizer", "adamw")](self.param_groups(), lr=hp.lr,
+                                                       weight_decay=hp.weight_decay)
+        return with_schedule(opt, hp.scheduler, self.trainer.estimated_stepping_batches,
+                             hp.get("warmup_fraction", 0.0))

@@ -3,8 +3,8 @@
 - :class:`EEGDMPretrainTask`: every channel of every ``(B, C, T)`` window is one single-channel
   training item (``B * C`` items, each tagged with its channel index); amplitudes are scaled
   to units of 100 µV and staged-µ-law compressed; v-prediction DDPM loss; weight EMA.
-- latents of the frozen EMA backbone are cached by :mod:`eegkit.data.eegdm_latents`
-  (:class:`~eegkit.data.eegdm_latents.EEGDMLatentDataModule`).
+- latents of the frozen EMA backbone are cached by :mod:`eegkit.tasks.eegdm_latents`
+  (:class:`~eegkit.tasks.eegdm_latents.EEGDMLatentDataModule`).
 - :class:`EEGDMFinetuneTask`: the Latent Fusion Transformer on latents (from the latent
   datamodule, or computed on the fly from raw windows), with Cohen's κ, balanced accuracy and
   weighted F1 (plus AUROC / AUPRC for binary tasks), label smoothing (cross-entropy, or BCE
@@ -22,7 +22,6 @@ EEGDM's rate). A window at another rate is fed as it is with ``rate = train_sfre
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -36,8 +35,9 @@ from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 from eegkit.diffusion import EMA, GaussianDiffusion
 from eegkit.metrics import classification_metrics
 from eegkit.models.eegdm_lft import LatentFusionTransformer, raw_latents
-from eegkit.models.eegdm_ssmdp import SSMDP
-from eegkit.tasks.classification import dims_from_datamodule
+from eegkit.models.eegdm_ssmdp import SSMDP, load_backbone
+from eegkit.tasks.classification import dims_from_datamodule, merge_targets, merged_classes
+from eegkit.tasks.schedules import with_schedule
 
 
 class DelayedEarlyStopping(EarlyStopping):
@@ -214,16 +214,6 @@ class EEGDMPretrainTask(_StepEMATask):
                                      device=self.device, channel=channels)
 
 
-def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
-    """The frozen EMA backbone of a pretraining checkpoint and the task's hyper-parameters.
-
-    The backbone carries the pretraining input transform (``scale``, ``mu``, ``train_sfreq``).
-    """
-    task = EEGDMPretrainTask.load_from_checkpoint(checkpoint, map_location="cpu")
-    backbone = task.ema.model.requires_grad_(False).eval()
-    return backbone, dict(task.hparams)
-
-
 def eegdm_metrics(n_classes: int, prefix: str = "") -> tuple[MetricCollection, MetricCollection]:
     """Label metrics (κ, balanced accuracy, weighted F1, ...) and score metrics.
 
@@ -240,7 +230,7 @@ class EEGDMFinetuneTask(_StepEMATask):
     """The LFT on backbone latents: EEGDM's classification stage.
 
     Batches hold either latents ``(B, C, layers, pools, width)`` (from
-    :class:`~eegkit.data.eegdm_latents.EEGDMLatentDataModule`) or raw windows ``(B, C, T)``,
+    :class:`~eegkit.tasks.eegdm_latents.EEGDMLatentDataModule`) or raw windows ``(B, C, T)``,
     whose latents are then computed on the fly with the frozen backbone of ``backbone_ckpt``.
 
     Parameters
@@ -274,8 +264,8 @@ class EEGDMFinetuneTask(_StepEMATask):
         Diffusion step for on-the-fly latents.
     channel_map : list of int, optional
         Backbone channel-embedding index of every data channel for on-the-fly latents (default:
-        the position), e.g. :data:`eegkit.data.events.CHBMIT_TCP_INDEX` for CHB-MIT windows
-        on a TUEV-pretrained backbone.
+        the position), e.g. :data:`eegkit.data.pipelines.events.CHBMIT_TCP_INDEX` for CHB-MIT
+        windows on a TUEV-pretrained backbone.
     """
 
     ema_of = "lft"
@@ -333,8 +323,7 @@ class EEGDMFinetuneTask(_StepEMATask):
 
     @property
     def n_classes(self) -> int:
-        merge = self.hparams.merge_classes
-        return self.hparams.n_outputs if merge is None else max(merge) + 1
+        return merged_classes(self.hparams.n_outputs, self.hparams.merge_classes)
 
     def _pos_weight(self) -> float | None:
         """The BCE positive-class weight (``"auto"``: from the training split's labels)."""
@@ -372,8 +361,7 @@ class EEGDMFinetuneTask(_StepEMATask):
         return lft(self.latents(x))
 
     def _targets(self, y: torch.Tensor) -> torch.Tensor:
-        merge = self.hparams.merge_classes
-        return y if merge is None else torch.as_tensor(merge, device=y.device)[y]
+        return merge_targets(y, self.hparams.merge_classes)
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         hp = self.hparams
@@ -438,8 +426,5 @@ class EEGDMFinetuneTask(_StepEMATask):
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": hp.weight_decay},
              {"params": no_decay, "weight_decay": 0.0}], lr=hp.lr, betas=tuple(hp.betas))
-        steps = max(2, int(self.trainer.estimated_stepping_batches))
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=hp.lr, total_steps=steps, pct_start=hp.warmup,
-            div_factor=hp.lr / hp.start_lr, anneal_strategy="cos")
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return with_schedule(opt, "onecycle", self.trainer.estimated_stepping_batches,
+                             hp.warmup, hp.start_lr)

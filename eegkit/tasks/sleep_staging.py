@@ -9,13 +9,12 @@ only and are trained with label-smoothed cross-entropy.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from eegkit.losses.sleepdifformer import SleepDIFFormerLoss
 from eegkit.models import model_info
 from eegkit.tasks.classification import ClassificationTask
 
@@ -92,19 +91,15 @@ class SleepStagingTask(ClassificationTask):
             optimizer=optimizer, ch_names=ch_names, preprocessing=preprocessing,
         )
 
+    def model_dims(self) -> dict[str, Any]:
+        # a single-channel model is built with the EEG channel only; the hyper-parameters keep
+        # the datamodule's channel count
+        return {**super().model_dims(), **({"n_chans": 1} if self.single_channel else {})}
+
     def _build(self) -> None:
-        if self.single_channel:
-            # Build with the EEG channel only; hparams keep the datamodule's channel count.
-            n_chans = self.hparams.n_chans
-            self.hparams.n_chans = 1
-            super()._build()
-            self.hparams.n_chans = n_chans
-        else:
-            super()._build()
+        super()._build()
         self.criterion = None
         if hasattr(self.net, "forward_train"):
-            from eegkit.losses.sleepdifformer import SleepDIFFormerLoss
-
             self.criterion = SleepDIFFormerLoss(
                 self.hparams.w_align, self.hparams.w_rec, self.hparams.label_smoothing
             )
@@ -176,47 +171,3 @@ class SleepStagingTask(ClassificationTask):
 def _per_epoch(value: torch.Tensor, n_epochs: int) -> torch.Tensor:
     value = torch.as_tensor(value)
     return value[:, None].expand(-1, n_epochs) if value.dim() == 1 else value
-
-
-def hypnograms(outputs: list[dict[str, torch.Tensor]]) -> dict[int, dict[str, np.ndarray]]:
-    """Regroup :meth:`SleepStagingTask.predict_step` outputs into one night per recording.
-
-    Returns ``{recording id: {"y_true", "y_pred"}}`` with epochs in recording order.
-    """
-    cat = {k: torch.cat([o[k].flatten() for o in outputs]).cpu().numpy()
-           for k in ("y_true", "y_pred", "recording", "position")}
-    nights = {}
-    for rec in np.unique(cat["recording"]):
-        sel = np.flatnonzero(cat["recording"] == rec)
-        sel = sel[np.argsort(cat["position"][sel], kind="stable")]
-        nights[int(rec)] = {"y_true": cat["y_true"][sel], "y_pred": cat["y_pred"][sel]}
-    return nights
-
-
-def write_hypnograms(
-    out_dir, outputs: list[dict[str, torch.Tensor]], class_names: list[str], n: int = 2,
-    recording_names: list[str] | None = None, title: str = "",
-) -> list[Path]:
-    """Save true-vs-predicted hypnograms of the first ``n`` recordings as PNGs in ``out_dir``.
-
-    Returns the paths written. ``recording_names`` maps recording ids to names for file names and
-    titles (ids are used when it is ``None``).
-    """
-    import matplotlib.pyplot as plt
-
-    from eegkit.interpret.plots import plot_hypnogram
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for rec, night in list(hypnograms(outputs).items())[:n]:
-        name = recording_names[rec] if recording_names is not None else f"recording{rec}"
-        acc = float(np.mean(night["y_true"] == night["y_pred"]))
-        fig = plot_hypnogram(night["y_true"], night["y_pred"], stage_names=tuple(class_names),
-                             title=f"{name}: accuracy {100 * acc:.1f} %"
-                             + (f" ({title})" if title else ""))
-        path = out_dir / f"hypnogram_{name.replace('/', '_')}.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        paths.append(path)
-    return paths

@@ -8,6 +8,9 @@ whichever this installation has, so ``--config demo`` works from any folder.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 import eegkit
 
@@ -65,6 +68,29 @@ def resolve_config(name: str) -> Path:
         raise FileNotFoundError(f"config {name!r} is ambiguous; one of: {', '.join(matches)}")
     raise FileNotFoundError(f"config {name!r} is neither a file nor a bundled config; bundled: "
                             f"{', '.join(names)}")
+
+
+def _compose(value: Any, folder: Path) -> Any:
+    if isinstance(value, dict):
+        return {k: _compose(v, folder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compose(v, folder) for v in value]
+    if isinstance(value, str) and value.endswith((".yaml", ".yml")):
+        fragment = Path(value) if Path(value).is_absolute() else folder / value
+        if fragment.is_file():
+            return load_config(fragment)
+    return value
+
+
+def load_config(path: str | Path) -> dict:
+    """A YAML run config with its fragments composed in, as LightningCLI reads it.
+
+    A value that is the path of a ``.yaml`` file (relative to the config's folder), such as
+    ``data: ../data/sleep_demo.yaml``, is replaced by that file's content, recursively. For code
+    that reads a config without parsing it (the merging runner, the demo-corpus check).
+    """
+    path = Path(path)
+    return _compose(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, path.parent)
 
 
 def dataset_card(name: str) -> str:

@@ -13,19 +13,19 @@ import numpy as np
 import pytest
 
 from eegkit.data import dataset_info, load
-from eegkit.data.demo import MANIFEST_NAME, README_NAME, SITES, ensure_corpus, generate
-from eegkit.data.demo.__main__ import main as demo_main
-from eegkit.data.demo.features import BANDS, site_features, site_shift, stage_medians
-from eegkit.data.demo.hypnogram import TRANSITIONS, SleepProfile, simulate_hypnogram
-from eegkit.data.demo.signals import stage_mixture
 from eegkit.data.types import EPOCH_SEC, STAGES
+from eegkit.demo import MANIFEST_NAME, README_NAME, SITES, ensure_corpus, generate
+from eegkit.demo.__main__ import main as demo_main
+from eegkit.demo.features import BANDS, site_features, site_shift, stage_medians
+from eegkit.demo.hypnogram import TRANSITIONS, SleepProfile, simulate_hypnogram
+from eegkit.demo.signals import stage_mixture
 
 W, N1, N2, N3, REM = range(5)
 SUBJECTS, HOURS, SEED = 3, 2.0, 7
 #: Native rate of the staged EEG as the reader returns it.
 EEG_RATE = {"sleep_edf": 100.0, "hmc": 256.0, "isruc": 200.0, "shhs": 125.0,
             "physionet2018": 200.0}
-#: Feature columns of eegkit.data.demo.features.recording_features.
+#: Feature columns of eegkit.demo.features.recording_features.
 COL = {**{f"eeg_{b}": i for i, b in enumerate(BANDS)},
        **{f"eog_{b}": len(BANDS) + i for i, b in enumerate(BANDS)}, "eye_rate": 2 * len(BANDS)}
 

@@ -10,7 +10,7 @@ from eegkit.data.types import DataError
 from eegkit.merging import evolve, search_coefficients, validation_scorer
 from eegkit.merging.evolver import offspring
 from eegkit.merging.search import as_coefficients, layer_groups
-from tests.sleep.conftest import FakeSleepDataModule
+from tests._sleep_fixtures import FakeSleepDataModule
 
 
 def _population():

@@ -62,8 +62,8 @@ BUILT_IN = {
 #: Models that take no EEG batch (no ``input`` in their registration), so the forward/backward
 #: test above cannot run them: each is tested in the named file instead.
 TESTED_ELSEWHERE = {
-    "eegdm_lft": "tests/eegdm/test_models.py",  # classifies latents of the diffusion model
-    "eegdm_ssmdp": "tests/eegdm/test_models.py",  # a diffusion model: noise in, noise out
+    "eegdm_lft": "tests/models/test_eegdm.py",  # classifies latents of the diffusion model
+    "eegdm_ssmdp": "tests/models/test_eegdm.py",  # a diffusion model: noise in, noise out
 }
 TESTS = Path(__file__).resolve().parents[1]
 

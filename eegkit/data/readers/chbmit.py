@@ -111,7 +111,8 @@ def read_recording(edf: Path, seizures: dict[str, np.ndarray], summary: Path) ->
     )
 
 
-@register_dataset("chbmit", kind="events", classes=CLASSES)
+@register_dataset("chbmit", kind="events", window_pipeline="chbmit",
+                  classes=CLASSES)
 def read_chbmit(path: Path, subjects: list[str] | None = None) -> LazyRecordings[Recording]:
     """CHB-MIT recordings with their seizures as events, read lazily one file at a time.
 

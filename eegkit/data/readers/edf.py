@@ -2,11 +2,11 @@
 
 For recordings that no dedicated reader knows. Everything dataset-specific is an argument, so
 it can be given in a YAML config (``reader_kwargs`` of a
-:class:`~eegkit.data.window_datamodule.WindowDataModule`, or a domain of a
-:class:`~eegkit.data.sleep_datamodule.SleepDataModule`)::
+:class:`~eegkit.data.datamodules.windows.WindowDataModule`, or a domain of a
+:class:`~eegkit.data.datamodules.sleep.SleepDataModule`)::
 
     data:
-      class_path: eegkit.data.window_datamodule.WindowDataModule
+      class_path: eegkit.data.datamodules.windows.WindowDataModule
       init_args:
         dataset: edf
         path: my_recordings/
@@ -26,7 +26,7 @@ it can be given in a YAML config (``reader_kwargs`` of a
   ``stride_s`` along a longer one), cut from the signal after :func:`condition`.
 - ``target="epochs"`` returns :class:`~eegkit.data.types.Recording` objects with a sleep stage
   per 30-s epoch (``mapping`` values are stage names ``W N1 N2 N3 REM``, or ``?`` for
-  unscored), for :func:`eegkit.data.sleep.prepare_sleep` with ``channels=[EEG, EOG]``.
+  unscored), for :func:`eegkit.data.pipelines.sleep.prepare_sleep` with ``channels=[EEG, EOG]``.
 
 Annotations are the signal file's own EDF+ annotations, or those of a companion file named like
 the signal file with its ``.edf`` replaced by ``annotation_suffix`` (e.g.
@@ -47,7 +47,7 @@ import mne
 import numpy as np
 
 from eegkit.data import register_dataset
-from eegkit.data.events import EventConfig, condition
+from eegkit.data.preprocess import EventConfig, condition
 from eegkit.data.readers._files import LazyRecordings
 from eegkit.data.readers._psg import (
     _header_labels,
@@ -203,7 +203,7 @@ def cut_windows(x: np.ndarray, sfreq: float, starts_s: np.ndarray, window_s: flo
 def conditioning(sfreq: float, out_sfreq: float | None = None, l_freq: float | None = None,
                  h_freq: float | None = None, notch: float | None = None, scale: float = 1.0,
                  window_s: float = 0.0) -> EventConfig:
-    """The :class:`~eegkit.data.events.EventConfig` of the reader's options for a file sampled
+    """The :class:`~eegkit.data.preprocess.EventConfig` of the reader's options for a file sampled
     at ``sfreq`` (``out_sfreq=None`` keeps the native rate)."""
     return EventConfig(l_freq=l_freq, h_freq=h_freq, notch=notch,
                        sfreq=sfreq if out_sfreq is None else out_sfreq, scale=scale,

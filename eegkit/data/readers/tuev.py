@@ -5,8 +5,8 @@ one CSV line ``channel,start_s,end_s,code`` per annotated event, ``channel`` the
 of the TCP bipolar montage channel it was marked on (:data:`TCP_MONTAGE`),
 ``code`` 1..6 = SPSW, GPED, PLED, EYEM, ARTF, BCKG. Signals are referential (``EEG FP1-REF`` or
 ``EEG FP1-LE``) at 250 or 256 Hz. The reader returns the referential channels of the montage's
-19 electrodes untouched; :func:`eegkit.data.events.prepare_tuev` builds the montage and the
-5-s event windows.
+19 electrodes untouched; :func:`eegkit.data.pipelines.events.prepare_tuev` builds the montage
+and the 5-s event windows.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def _edf_root(path: Path) -> Path:
                           "edf/{train,eval}/<subject>/<file>.edf)")
 
 
-@register_dataset("tuev", kind="events", classes=CLASSES, splits=SPLITS)
+@register_dataset("tuev", kind="events", window_pipeline="tuev", classes=CLASSES,
+                  splits=SPLITS)
 def read_tuev(path: Path, split: str | None = None) -> LazyRecordings[Recording]:
     """TUEV recordings, read lazily one file at a time.
 

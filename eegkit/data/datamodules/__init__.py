@@ -1,0 +1,1 @@
+"""LightningDataModules over the prepared arrays: sleep sequences (LODO domains) and windows."""

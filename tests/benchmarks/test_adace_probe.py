@@ -1,0 +1,112 @@
+"""benchmarks/adace_probe.py: the logistic probe and the once-only feature cache."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "adace_probe.py"
+_spec = importlib.util.spec_from_file_location("adace_probe", _PATH)
+adace_probe = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(adace_probe)
+
+
+def _blobs(n: int, seed: int):
+    """Three Gaussian classes in 4-d, separable, with a large offset and scale."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[4.0, 0, 0, 0], [0, 4.0, 0, 0], [0, 0, 4.0, 0]])
+    # float32, as the cached features are
+    return ((centres[y] + rng.standard_normal((n, 4))) * 50 + 1e3).astype(np.float32), y
+
+
+def test_logistic_probe_separates_classes_and_picks_l2_on_validation():
+    split = {s: _blobs(n, seed) for s, n, seed in (("train", 120, 0), ("val", 60, 1),
+                                                     ("test", 90, 2))}
+    result = adace_probe.probe(split, 3, [1e-4, 10.0], ["a", "b", "c"])
+    assert result["test"]["n"] == 90  # the whole test split
+    assert result["test"]["acc"] > 0.95
+    assert result["l2"] == 1e-4  # a huge penalty flattens the logits and loses on validation
+
+
+def test_fit_logistic_matches_the_optimum_gradient():
+    x, y = _blobs(80, 3)
+    x = torch.as_tensor((x - x.mean(0)) / x.std(0), dtype=torch.float64)
+    w, b = adace_probe.fit_logistic(x, y, 3, l2=1e-2)
+    w, b = w.requires_grad_(), b.requires_grad_()
+    loss = (torch.nn.functional.cross_entropy(x @ w + b, torch.as_tensor(y))
+            + 1e-2 * (w ** 2).sum())
+    loss.backward()
+    assert w.grad.abs().max() < 1e-4 and b.grad.abs().max() < 1e-4
+
+
+class _CountingModel(torch.nn.Module):
+    """Mean and std of each window as its 'features'; counts the windows it encodes."""
+
+    calls = 0
+
+    def forward_features(self, x):
+        _CountingModel.calls += len(x)
+        return torch.stack([x.mean((1, 2)), x.std((1, 2))], dim=1)
+
+
+def test_features_are_extracted_once_and_cached(tmp_path, monkeypatch):
+    from eegkit.data.datamodules.windows import WindowDataset
+
+    n = 10
+    X = np.random.default_rng(0).standard_normal((n, 2, 8)).astype(np.float32)
+    train = WindowDataset(X, np.zeros(n, int), np.zeros(n, int), np.arange(6),
+                          np.zeros((2, 1), np.float32), np.ones((2, 1), np.float32))
+    dm = SimpleNamespace(_datasets={"train": train},
+                         hparams=SimpleNamespace(dataset="toy", path="toy", reader_kwargs=None))
+    monkeypatch.setattr(adace_probe, "adapter_model", lambda *a: _CountingModel())
+    opts = SimpleNamespace(image_size=8, text_pool=1, bonn_text_pool=1, max_length=16,
+                           batch_size=4, cache=str(tmp_path))
+    arrays, meta = adace_probe.cached_features("image", dm, opts)
+    assert arrays["X"].shape == (n, 2) and _CountingModel.calls == n  # every window, not split
+    again, _ = adace_probe.cached_features("image", dm, opts)
+    assert _CountingModel.calls == n and np.array_equal(again["X"], arrays["X"])
+    assert np.allclose(arrays["X"][:, 0], X.mean((1, 2)), atol=1e-6)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
+    assert "extract_s" in meta
+
+
+@pytest.mark.parametrize("task", sorted(adace_probe.TASKS))
+def test_every_task_has_a_feature_task_for_its_dataset(task):
+    assert adace_probe.TASKS[task][0]["dataset"] in adace_probe.FEATURE_TASK
+
+
+def _load_results():
+    path = _PATH.with_name("adace_results.py")
+    spec = importlib.util.spec_from_file_location("adace_results", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("run", ["har-official/eegnet", "bonn-group/eegnet",
+                                 "har-random/image-partial", "bonn-group/text-partial"])
+def test_results_runs_parse_with_early_stopping_and_partial_finetuning(run, tmp_path,
+                                                                       monkeypatch):
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from eegkit.cli.app import make_cli
+
+    results = _load_results()
+    opts = SimpleNamespace(har=str(tmp_path), bonn=str(tmp_path), eegnet_epochs=200,
+                           patience=10, epochs=1, blocks=2, image_size=84)
+    config, overrides, _ = results.runs(opts)[run]
+    monkeypatch.setattr("sys.argv", ["train.py"])
+    cli = make_cli(["--config", config, *overrides, "--out_dir", str(tmp_path)])
+    if run.endswith("eegnet"):
+        stops = [c for c in cli.trainer.callbacks if isinstance(c, EarlyStopping)]
+        assert len(stops) == 1 and stops[0].monitor == "val/macro_f1"
+        assert stops[0].patience == 10 and cli.trainer.max_epochs == 200
+    else:
+        kwargs = cli.model.hparams.model_kwargs
+        assert kwargs["finetune"] == "partial" and kwargs["trainable_blocks"] == 2

@@ -1,1 +1,0 @@
-"""Tests of EEGDM: S4D, SSMDP, LFT, diffusion, latents, tasks."""
