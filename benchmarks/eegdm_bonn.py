@@ -1,41 +1,56 @@
-"""EEGDM on the real Bonn epilepsy data, CPU-sized, against a braindecode baseline.
+"""EEGDM on the real Bonn epilepsy data: pretrained vs random-init backbone vs EEGNet.
 
-Protocol (both methods see exactly the same windows and split):
+Protocol (all methods see exactly the same windows and splits):
 
 - every 4,097-sample segment is cut into 4 windows of 870 samples (5.01 s at 173.61 Hz, i.e. 5
-  one-second pools of 174 samples, like a 5-s TUEV sample); the split is by **segment**
-  (60/20/20 %, stratified by set, split seed 0), so windows of one segment stay on one side;
-- EEGDM: the SSMDP backbone is pretrained by diffusion on the training windows only (crops of
-  512 samples, S4D rate 200/173.61, no resampling), then frozen; its EMA weights give float16
-  latents (cached on disk) on which the LFT is trained for (a) the five sets Z/O/N/F/S and (b)
-  seizure (S) vs rest, with early stopping on validation κ; 3 training seeds;
-- baseline: braindecode EEGNet (eegkit ClassificationTask) on the same windows, channel
-  standardised with training statistics, same early stopping, same seeds.
+  one-second pools of 174 samples, like a 5-s TUEV sample). The split is by **segment**
+  (60/20/20 %, stratified by set), so the windows of one segment stay on one side; every split
+  seed gives another partition, and results are mean ± sd over split seeds. The split seed is
+  also the seed of every model's initialisation and training on that split.
+- **EEGDM (pretrained)**: per split, the SSMDP backbone is pretrained by diffusion on that
+  split's *training* windows only (crops of 512 samples, S4D rate 200/173.61, no resampling),
+  then frozen; its EMA weights give float16 latents (cached on disk) of all windows, on which
+  the LFT is trained.
+- **EEGDM (random init)**: the same backbone, initialised with the same seed but never
+  trained (a checkpoint written after 0 diffusion steps), the same latent extraction and the
+  same LFT training. Pretrained minus random init is the pretraining gain.
+- **EEGNet**: braindecode EEGNet (eegkit ClassificationTask) on the windows, channel
+  standardised with training statistics.
+- two tasks: the five sets Z/O/N/F/S, and seizure (S) vs rest. Every model is trained until
+  validation κ has not improved for ``--patience`` epochs (at most ``--max-epochs``) and
+  tested with its best-validation-κ weights.
 
 CPU-sized: the backbone is width 32, 6 blocks, state 32 (131k parameters, not the paper's
-5.3M) trained for 150 steps (16 windows a batch, 512-sample crops, EMA 0.99), and the LFT is
-width 32 with 4 fusion tokens and 2 classification blocks, at most 8 epochs (early stopping on
-validation κ, patience 3; EEGNet the same). One thread. A smoke-level comparison, not the
-paper's setting.
+5.3M), pretrained for ``--pretrain-steps`` steps (16 windows a batch, 512-sample crops, EMA
+0.99); the LFT is width 32 with 4 fusion tokens and 2 classification blocks (one-cycle
+schedule over ``--max-epochs``). Not the paper's setting.
 
 Usage::
 
-    nice -n 10 python benchmarks/eegdm_bonn.py              # prints the table (~15 min)
-    python benchmarks/eegdm_bonn.py --quick                  # a 1-minute functional check
+    export EEGKIT_BONN=/path/to/bonn                 # folder of Z/O/N/F/S zips (or --data)
+    nice -n 10 python benchmarks/eegdm_bonn.py --threads 1          # the full tables
+    python benchmarks/eegdm_bonn.py --quick                          # a ~1-minute check
+    python benchmarks/eegdm_bonn.py --only random --task seizure     # rerun one row
+
+Every table row is printed with the command that reproduces it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import shutil
 import time
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from torchmetrics.functional.classification import binary_auroc as auroc
 
 from eegkit.data.datamodules.windows import WindowDataModule
-from eegkit.metrics import seed_summary
+from eegkit.metrics import mean_sd, seed_summary
 from eegkit.reports import format_seed_table
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.eegdm import EEGDMFinetuneTask, EEGDMPretrainTask
@@ -43,146 +58,239 @@ from eegkit.tasks.eegdm_latents import EEGDMLatentDataModule
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 870
-SPLIT = {"protocol": "group", "val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
+SPLIT = {"protocol": "group", "val_fraction": 0.2, "test_fraction": 0.2}
 BACKBONE = {"width": 32, "n_blocks": 6, "d_state": 32, "cond_dim": 128}
 LFT = {"n_fusion_tokens": 4, "n_heads": 4, "ffn_dim": 128, "n_cls_blocks": 2}
-TASKS = {  # name -> (merge_classes, class names)
-    "5-class ZONFS": (None, None),
-    "seizure vs rest": ([0, 0, 0, 0, 1], ["rest", "seizure"]),
+TASKS = {  # --task name -> (title, merge_classes, class names)
+    "5class": ("five-class Z/O/N/F/S", None, None),
+    "seizure": ("seizure (S) vs rest", [0, 0, 0, 0, 1], ["rest", "seizure"]),
+}
+METHODS = {  # --only name -> table row
+    "pretrained": "EEGDM, pretrained backbone",
+    "random": "EEGDM, random-init backbone",
+    "eegnet": "EEGNet (braindecode)",
 }
 METRICS = ("kappa", "bacc", "weighted_f1", "auroc")
 
 
-class MergedWindowDataModule(WindowDataModule):
-    """Window datamodule whose labels are mapped through ``merge_classes`` (for the baseline)."""
-
-    def __init__(self, *args, merge_classes: list[int], merged_names: list[str], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.merge_classes, self.merged_names = merge_classes, merged_names
-
-    n_outputs = property(lambda self: max(self.merge_classes) + 1)
-    class_names = property(lambda self: list(self.merged_names))
-
-    def on_after_batch_transfer(self, batch, dataloader_idx):
-        batch["y"] = torch.as_tensor(self.merge_classes, device=batch["y"].device)[batch["y"]]
-        return batch
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
 
 
-def _trainer(out: Path, max_epochs: int, patience: int, **kw) -> L.Trainer:
-    callbacks = [EarlyStopping("val/kappa", mode="max", patience=patience),
-                 ModelCheckpoint(out, monitor="val/kappa", mode="max", filename="best")]
-    return L.Trainer(default_root_dir=out, accelerator="cpu", max_epochs=max_epochs,
-                     logger=False, enable_progress_bar=False, enable_model_summary=False,
-                     callbacks=callbacks, **kw)
+def window_datamodule(args, split: int, batch_size: int, **kw) -> WindowDataModule:
+    """Bonn windows of split seed ``split`` (the five sets; tasks merge them)."""
+    kw = {"batch_size": batch_size, "reader_kwargs": {"chunk": CHUNK}, "seed": split,
+          **SPLIT, **kw}
+    return WindowDataModule("bonn", str(args.data), **kw)
 
 
-def _test_metrics(trainer: L.Trainer, task, dm) -> dict[str, float]:
-    out = trainer.test(task, dm, ckpt_path="best", verbose=False)[0]
-    return {k.removeprefix("test/"): float(v) for k, v in out.items()}
+def latent_datamodule(args, split: int, ckpt: Path) -> EEGDMLatentDataModule:
+    """The same windows and split as backbone latents of ``ckpt``."""
+    return EEGDMLatentDataModule(str(ckpt), "bonn", str(args.data), batch_size=32,
+                                 reader_kwargs={"chunk": CHUNK}, seed=split, **SPLIT)
 
 
-def _binary_auroc(trainer, task, dm) -> float:
-    from torchmetrics.functional.classification import binary_auroc
-
-    probs, ys = [], []
-    task.eval()
-    with torch.no_grad():
-        for batch in dm.test_dataloader():
-            batch = dm.on_after_batch_transfer(batch, 0)
-            probs.append(task(batch["x"]).softmax(-1)[:, 1])
-            ys.append(batch["y"])
-    return float(binary_auroc(torch.cat(probs), torch.cat(ys)))
+# --------------------------------------------------------------------------------------------
+# Backbones
+# --------------------------------------------------------------------------------------------
 
 
-def pretrain(args, out: Path) -> tuple[Path, float]:
+def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float:
+    """Write a backbone checkpoint after ``steps`` diffusion steps; return the seconds taken.
+
+    The backbone is initialised with seed ``split`` and trained on that split's training
+    windows only. ``steps=0`` writes the untrained initialisation (the random-init control):
+    the same architecture, seed and input transform, so everything downstream is identical.
+    """
     start = time.perf_counter()
-    L.seed_everything(0)
-    dm = WindowDataModule("bonn", str(args.data), batch_size=16, reader_kwargs={"chunk": CHUNK},
-                          **SPLIT)
-    task = EEGDMPretrainTask(BACKBONE, scale=0.01, crop=512, lr=args.pretrain_lr,
-                             ema_start=50, ema_every=1, ema_decay=0.99)
-    trainer = L.Trainer(default_root_dir=out, accelerator="cpu", max_steps=args.pretrain_steps,
+    dm = window_datamodule(args, split, batch_size=16)
+    L.seed_everything(split)
+    task = EEGDMPretrainTask(BACKBONE, n_chans=dm.n_chans, sfreq=dm.sfreq, scale=0.01,
+                             crop=512, lr=args.pretrain_lr, ema_start=50, ema_every=1,
+                             ema_decay=0.99)
+    trainer = L.Trainer(default_root_dir=path.parent, accelerator="cpu", max_steps=steps,
                         gradient_clip_val=1.0, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, enable_checkpointing=False,
-                        limit_val_batches=4, val_check_interval=None,
-                        check_val_every_n_epoch=1000)
+                        limit_val_batches=0, num_sanity_val_steps=0)
     trainer.fit(task, dm)
-    ckpt = out / "pretrain.ckpt"
-    trainer.save_checkpoint(ckpt)
-    return ckpt, time.perf_counter() - start
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trainer.save_checkpoint(path)
+    return time.perf_counter() - start
 
 
-def run_eegdm(args, ckpt: Path, task_name: str, seed: int, out: Path) -> dict[str, float]:
-    merge, names = TASKS[task_name]
-    dm = EEGDMLatentDataModule(str(ckpt), "bonn", str(args.data), batch_size=32,
-                               reader_kwargs={"chunk": CHUNK}, **SPLIT)
-    L.seed_everything(seed)
-    task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=LFT, merge_classes=merge, class_names=names,
-                             lr=1e-3, ema_decay=0.99, ema_start=0, ema_every=1)
-    trainer = _trainer(out, args.max_epochs, args.patience)
+def extract_latents(args, split: int, ckpt: Path) -> float:
+    """Compute (and cache) the latents of all windows; return the seconds taken."""
+    start = time.perf_counter()
+    latent_datamodule(args, split, ckpt).setup()
+    return time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------------------------
+# Training to early stopping
+# --------------------------------------------------------------------------------------------
+
+
+def fit_and_test(args, task, dm, out: Path) -> dict[str, float]:
+    """Train to early stopping on validation κ; test metrics of the best epoch.
+
+    Adds ``epochs`` (epochs run) and ``best_epoch`` (1-based) to the metrics.
+    """
+    shutil.rmtree(out, ignore_errors=True)
+    best = ModelCheckpoint(out, monitor="val/kappa", mode="max", filename="best")
+    trainer = L.Trainer(default_root_dir=out, accelerator="cpu", max_epochs=args.max_epochs,
+                        logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[EarlyStopping("val/kappa", mode="max",
+                                                 patience=args.patience), best])
     trainer.fit(task, dm)
-    return _test_metrics(trainer, task, dm)
-
-
-def run_baseline(args, task_name: str, seed: int, out: Path) -> dict[str, float]:
-    merge, names = TASKS[task_name]
-    kw = {"batch_size": 32, "reader_kwargs": {"chunk": CHUNK}, "normalize": "channel", **SPLIT}
-    dm = (WindowDataModule("bonn", str(args.data), **kw) if merge is None else
-          MergedWindowDataModule("bonn", str(args.data), merge_classes=merge,
-                                 merged_names=names, **kw))
-    L.seed_everything(seed)
-    task = ClassificationTask("eegnet", lr=1e-3, weight_decay=1e-4)
-    trainer = _trainer(out, args.max_epochs, args.patience)
-    trainer.fit(task, dm)
-    result = _test_metrics(trainer, task, dm)
-    if merge is not None:
-        result["auroc"] = _binary_auroc(trainer, task, dm)
+    result = trainer.test(task, dm, ckpt_path="best", verbose=False)[0]
+    result = {k.removeprefix("test/"): float(v) for k, v in result.items()}
+    result["epochs"] = trainer.current_epoch
+    result["best_epoch"] = torch.load(best.best_model_path, map_location="cpu",
+                                      weights_only=False)["epoch"] + 1
     return result
 
 
-def main() -> None:
+def binary_auroc(task, dm) -> float:
+    """Test AUROC of the positive class (``task`` holds its best weights after testing)."""
+    probs, ys = [], []
+    task.eval()
+    with torch.no_grad():
+        for i, batch in enumerate(dm.test_dataloader()):
+            out = task.predict_step(batch, i)  # labels merged by the task
+            probs.append(out["proba"][:, 1])
+            ys.append(out["y_true"])
+    return float(auroc(torch.cat(probs), torch.cat(ys)))
+
+
+def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path) -> dict[str, float]:
+    """The LFT on the latents of backbone ``ckpt``."""
+    _, merge, names = TASKS[task_name]
+    dm = latent_datamodule(args, split, ckpt)
+    L.seed_everything(split)
+    task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=LFT, merge_classes=merge, class_names=names,
+                             lr=1e-3, ema_decay=0.99, ema_start=0, ema_every=1)
+    return fit_and_test(args, task, dm, out)
+
+
+def run_eegnet(args, split: int, task_name: str, out: Path) -> dict[str, float]:
+    """braindecode EEGNet on the channel-standardised windows."""
+    _, merge, names = TASKS[task_name]
+    dm = window_datamodule(args, split, batch_size=32, normalize="channel")
+    L.seed_everything(split)
+    task = ClassificationTask("eegnet", lr=1e-3, weight_decay=1e-4, merge_classes=merge,
+                              class_names=names)
+    result = fit_and_test(args, task, dm, out)
+    if TASKS[task_name][1] is not None:
+        result["auroc"] = binary_auroc(task, dm)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def command_for(args, method: str, task_name: str) -> str:
+    """The command line that reruns one table row."""
+    parts = ["python", "benchmarks/eegdm_bonn.py", "--data", str(args.data),
+             "--splits", *map(str, args.splits), "--max-epochs", str(args.max_epochs),
+             "--patience", str(args.patience), "--pretrain-steps", str(args.pretrain_steps),
+             "--pretrain-lr", str(args.pretrain_lr), "--threads", str(args.threads),
+             "--only", method, "--task", task_name]
+    return shlex.join(parts) + (" --quick" if args.quick else "")
+
+
+def print_tables(args, results, timings) -> None:
+    """Per task: metrics mean ± sd over splits, epochs, wall time, the pretraining gain."""
+    print(f"\nBonn, split by segment (870-sample windows), test set, mean ± sd over split "
+          f"seeds {args.splits} (%); backbone pretraining {args.pretrain_steps} steps; "
+          f"early stopping on validation κ, patience {args.patience}, at most "
+          f"{args.max_epochs} epochs:")
+    for task_name, by_method in results.items():
+        print(f"\n{TASKS[task_name][0]}\n")
+        metrics = METRICS if TASKS[task_name][1] is not None else METRICS[:-1]
+        print(format_seed_table({METHODS[m]: seed_summary(r) for m, r in by_method.items()},
+                                metrics))
+        print("\n| method | epochs run (best epoch) per split | training wall time, all splits |")
+        print("|---|---|---|")
+        for m, runs in by_method.items():
+            epochs = ", ".join(f"{r['epochs']} ({r['best_epoch']})" for r in runs)
+            print(f"| {METHODS[m]} | {epochs} | {timings[task_name, m]:.0f} s |")
+        if "pretrained" in by_method and "random" in by_method:
+            gains = []
+            for k in metrics:
+                diff = [p[k] - r[k] for p, r in zip(by_method["pretrained"], by_method["random"],
+                                                    strict=True)]
+                mean, sd = mean_sd(diff)
+                gains.append(f"{k} {100 * mean:+.2f} ± {100 * sd:.2f}")
+            print("\npretraining gain (pretrained − random init, per split, mean ± sd): "
+                  + "; ".join(gains))
+        print()
+        for m in by_method:
+            print(f"  {METHODS[m]}: {command_for(args, m, task_name)}")
+
+
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "bonn")
+    p.add_argument("--data", type=Path, default=os.environ.get("EEGKIT_BONN"),
+                   help="Bonn folder of the Z/O/N/F/S zips (default: $EEGKIT_BONN)")
     p.add_argument("--out", type=Path, default=REPO / "runs" / "eegdm_bonn")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--pretrain-steps", type=int, default=150)
+    p.add_argument("--splits", type=int, nargs="+", default=[0, 1, 2], help="split seeds")
+    p.add_argument("--pretrain-steps", type=int, default=600)
     p.add_argument("--pretrain-lr", type=float, default=2e-3)
-    p.add_argument("--max-epochs", type=int, default=8)
-    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--max-epochs", type=int, default=80)
+    p.add_argument("--patience", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--quick", action="store_true", help="few steps/epochs, one seed")
+    p.add_argument("--only", choices=list(METHODS), nargs="+", default=list(METHODS),
+                   help="methods to run (default: all)")
+    p.add_argument("--task", choices=list(TASKS), nargs="+", default=list(TASKS),
+                   help="tasks to run (default: both)")
+    p.add_argument("--quick", action="store_true",
+                   help="functional check: split 0, 5 pretraining steps, 1 epoch")
     args = p.parse_args()
+    if args.data is None:
+        p.error("no Bonn data: give --data /path/to/bonn (or set EEGKIT_BONN)")
     if args.quick:
-        args.pretrain_steps, args.max_epochs, args.seeds = 5, 1, [0]
+        args.splits, args.pretrain_steps, args.max_epochs, args.patience = [0], 5, 1, 1
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(args.threads)
     wall = time.perf_counter()
-
-    ckpt, t_pre = pretrain(args, args.out / "pretrain")
-    print(f"[eegdm_bonn] pretraining: {args.pretrain_steps} steps in {t_pre:.0f} s")
-    results: dict[str, dict[str, list]] = {}
-    timings: dict[str, float] = {}
-    for task_name in TASKS:
-        for method in ("EEGDM (LFT)", "EEGNet"):
-            start = time.perf_counter()
-            runs = []
-            for seed in args.seeds:
-                out = args.out / task_name.replace(" ", "_") / method.split()[0] / f"seed{seed}"
-                runs.append(run_eegdm(args, ckpt, task_name, seed, out)
-                            if method.startswith("EEGDM") else
-                            run_baseline(args, task_name, seed, out))
-                print(f"[eegdm_bonn] {task_name} / {method} / seed {seed}: "
-                      + ", ".join(f"{k} {runs[-1][k]:.3f}" for k in METRICS if k in runs[-1]))
-            results.setdefault(task_name, {})[method] = runs
-            timings[f"{task_name} / {method}"] = time.perf_counter() - start
-
-    print(f"\nBonn, split by segment (870-sample windows), test set, mean ± sd over seeds "
-          f"{args.seeds} (%):")
-    for task_name, by_method in results.items():
-        print(f"\n{task_name}\n")
-        print(format_seed_table({m: seed_summary(r) for m, r in by_method.items()}, METRICS))
-    print(f"\nwall time: pretraining {t_pre:.0f} s; "
-          + "; ".join(f"{k} {v:.0f} s" for k, v in timings.items())
-          + f"; total {time.perf_counter() - wall:.0f} s")
+    results: dict[str, dict[str, list]] = {t: {m: [] for m in args.only} for t in args.task}
+    timings = {(t, m): 0.0 for t in args.task for m in args.only}
+    backbone_time = {m: 0.0 for m in ("pretrained", "random") if m in args.only}
+    for split in args.splits:
+        out = args.out / f"split{split}"
+        ckpts = {}
+        for method, steps in (("pretrained", args.pretrain_steps), ("random", 0)):
+            if method in args.only:
+                ckpts[method] = out / f"backbone-{method}.ckpt"
+                t_ckpt = backbone_checkpoint(args, split, steps, ckpts[method])
+                t_lat = extract_latents(args, split, ckpts[method])
+                backbone_time[method] += t_ckpt + t_lat
+                print(f"[eegdm_bonn] split {split}: {method} backbone ({steps} diffusion "
+                      f"steps) {t_ckpt:.0f} s, latents {t_lat:.0f} s", flush=True)
+        for task_name in args.task:
+            for method in args.only:
+                start = time.perf_counter()
+                run_out = out / task_name / method
+                r = (run_eegnet(args, split, task_name, run_out) if method == "eegnet" else
+                     run_eegdm(args, split, ckpts[method], task_name, run_out))
+                timings[task_name, method] += time.perf_counter() - start
+                results[task_name][method].append(r)
+                print(f"[eegdm_bonn] split {split} / {task_name} / {method}: "
+                      + ", ".join(f"{k} {r[k]:.3f}" for k in METRICS if k in r)
+                      + f"; {r['epochs']} epochs (best {r['best_epoch']}), "
+                      f"{time.perf_counter() - start:.0f} s", flush=True)
+    print_tables(args, results, timings)
+    for method, seconds in backbone_time.items():
+        print(f"{METHODS[method]}: backbone checkpoint + latent extraction {seconds:.0f} s "
+              f"over {len(args.splits)} split(s), shared by both tasks")
+    print(f"\nthreads {args.threads}; total wall time {time.perf_counter() - wall:.0f} s")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import yaml
 from lightning.pytorch.callbacks import EarlyStopping
 from torch.utils.data import DataLoader
 
+from eegkit.data.datamodules.windows import WindowDataModule
 from eegkit.data.pipelines.events import CHBMIT_TCP_INDEX
 from eegkit.diffusion import mu_law_encode
 from eegkit.metrics import seed_summary
@@ -68,8 +69,6 @@ def _datamodule(folder, ckpt, cache_dir):
 
 @pytest.fixture(scope="module")
 def pretrained(bonn_folder, tmp_path_factory):
-    from eegkit.data.datamodules.windows import WindowDataModule
-
     tmp = tmp_path_factory.mktemp("pretrain")
     torch.set_num_threads(1)
     L.seed_everything(0)
@@ -113,6 +112,25 @@ def test_checkpoints_with_the_old_last_residual_projection_still_load(pretrained
     backbone, _ = load_backbone(old)
     for a, b in zip(backbone.parameters(), load_backbone(ckpt)[0].parameters(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_a_zero_step_checkpoint_holds_the_untrained_backbone(bonn_folder, tmp_path):
+    """The random-init control of benchmarks/eegdm_bonn.py: fit for 0 steps, then save."""
+    dm = WindowDataModule("bonn", str(bonn_folder), "group", 0.25, 0.25, batch_size=8,
+                          reader_kwargs={"chunk": CHUNK}, cache_dir=str(tmp_path / "cache"))
+    kw = {"n_chans": dm.n_chans, "sfreq": dm.sfreq, "scale": 0.01, "crop": 256}
+    L.seed_everything(3)
+    task = EEGDMPretrainTask(TINY_BACKBONE, **kw)
+    trainer = _trainer(tmp_path, max_steps=0, limit_val_batches=0, num_sanity_val_steps=0,
+                       enable_checkpointing=False)
+    trainer.fit(task, dm)
+    trainer.save_checkpoint(tmp_path / "random.ckpt")
+    backbone, hp = load_backbone(tmp_path / "random.ckpt")
+    L.seed_everything(3)
+    init = EEGDMPretrainTask(TINY_BACKBONE, **kw).backbone
+    for a, b in zip(backbone.parameters(), init.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert (backbone.scale, hp["crop"]) == (0.01, 256)
 
 
 def test_latent_cache_is_float16_memmapped_and_keyed(pretrained, tmp_path):
