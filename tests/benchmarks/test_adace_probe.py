@@ -90,7 +90,8 @@ def _load_results():
 
 
 @pytest.mark.parametrize("run", ["har-official/eegnet", "bonn-group/eegnet",
-                                 "har-random/image-partial", "bonn-group/text-partial"])
+                                 "har-random/image-partial", "bonn-group/text-partial",
+                                 "har-official/image-full"])
 def test_results_runs_parse_with_early_stopping_and_partial_finetuning(run, tmp_path,
                                                                        monkeypatch):
     from lightning.pytorch.callbacks import EarlyStopping
@@ -109,4 +110,7 @@ def test_results_runs_parse_with_early_stopping_and_partial_finetuning(run, tmp_
         assert stops[0].patience == 10 and cli.trainer.max_epochs == 200
     else:
         kwargs = cli.model.hparams.model_kwargs
+        if run.endswith("full"):
+            assert kwargs["finetune"] == "full" and kwargs["image_size"] == 84
+            return
         assert kwargs["finetune"] == "partial" and kwargs["trainable_blocks"] == 2
