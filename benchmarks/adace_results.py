@@ -54,7 +54,7 @@ from eegkit.cli.fit import train  # noqa: E402
 from eegkit.metrics import summarize  # noqa: E402
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-         "--trainer.logger", "false", "--resume", "false"]
+         "--trainer.logger", "false"]
 TASKS = {
     "har-official": ("uci_har", ["--data.init_args.protocol", "official"]),
     "har-random": ("uci_har", ["--data.init_args.protocol", "random"]),
@@ -95,10 +95,13 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
     return out
 
 
-def run_one(name: str, config: str, overrides: list[str], out_dir: Path) -> dict:
-    args = ["--config", config, *overrides, "--out_dir", str(out_dir / name.replace("/", "_"))]
+def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
+            resume: bool = False) -> dict:
+    run_dir = out_dir / name.replace("/", "_")
+    resumed = resume and (run_dir / "checkpoints" / "last.ckpt").exists()
+    args = ["--config", config, *overrides, "--out_dir", str(run_dir)]
     start = time.perf_counter()
-    cli = train(args + QUIET)
+    cli = train(args + QUIET + ["--resume", str(resume).lower()])
     trained = time.perf_counter() - start
     task, dm, trainer = cli.model, cli.datamodule, cli.trainer
     adapter = getattr(task.net, "adapter", None)
@@ -117,6 +120,7 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path) -> dict
         "test_windows": int(summary["n"]),
         "accuracy": summary["acc"], "macro_f1": summary["macro_f1"],
         "train_s": trained, "wall_s": time.perf_counter() - start,
+        "resumed": resumed,  # the times then cover only the part after the restart
     }
     if hasattr(adapter, "stats"):
         row["tokens"] = adapter.stats()
@@ -137,7 +141,8 @@ def markdown(rows: list[dict], specs: dict) -> str:
         lines.append(
             f"| {r['run']} | {specs[r['run']][2]} | {r['train_steps']} ({r['train_windows']}) "
             f"| {r['test_windows']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {tokens} "
-            f"| {r['wall_s']:.0f} | `{command}` |"
+            f"| {r['wall_s']:.0f}{' (after resuming)' if r.get('resumed') else ''} "
+            f"| `{command}` |"
         )
     return "\n".join(lines)
 
@@ -157,6 +162,9 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="checkpoints and results.json (default: a temporary folder)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from <out-dir>/<run>/checkpoints/"
+                             "last.ckpt (same options); default: train from the start")
     argv = sys.argv[1:] if argv is None else list(argv)
     opts = parser.parse_args(argv)
     sys.argv = sys.argv[:1]  # LightningCLI gets its arguments from run_one only
@@ -174,7 +182,7 @@ def main(argv=None) -> list[dict]:
     rows, start = [], time.perf_counter()
     for name in names:
         config, overrides, _ = specs[name]
-        rows.append(run_one(name, config, overrides, out_dir))
+        rows.append(run_one(name, config, overrides, out_dir, opts.resume))
         print(f"[adace_results] {name}: acc {rows[-1]['accuracy']:.3f} "
               f"in {rows[-1]['wall_s']:.0f} s", flush=True)
     (out_dir / "results.json").write_text(json.dumps(rows, indent=2))

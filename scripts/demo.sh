@@ -5,7 +5,7 @@
 # on validation macro-F1, report on the whole held-out site), then print the tables and where
 # the plots are. Sized for a 2-core CPU (see the demo configs).
 #
-#   scripts/demo.sh               # SleepDIFFormer + Chambon2018: about 6 minutes on 2 free cores
+#   scripts/demo.sh               # SleepDIFFormer + Chambon2018: about 9 minutes on 2 free cores
 #   EEGKIT_DEMO_RUNS="sleepdifformer sleepdifformer_no_align chambon2018 attn_sleep usleep" \
 #       scripts/demo.sh           # the full table: alignment ablation and three baselines
 #
