@@ -69,9 +69,11 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
             "--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping",
             "--trainer.callbacks.monitor", "val/macro_f1", "--trainer.callbacks.mode", "max",
             "--trainer.callbacks.patience", str(opts.patience)]
-    partial = ["--trainer.max_epochs", str(opts.epochs),
-               "--model.init_args.model_kwargs.finetune", "partial",
-               "--model.init_args.model_kwargs.trainable_blocks", str(opts.blocks)]
+    epochs = ["--trainer.max_epochs", str(opts.epochs)]
+    partial = epochs + ["--model.init_args.model_kwargs.finetune", "partial",
+                        "--model.init_args.model_kwargs.trainable_blocks", str(opts.blocks)]
+    full = epochs + ["--model.init_args.model_kwargs.finetune", "full"]
+    size = ["--model.init_args.model_kwargs.image_size", str(opts.image_size)]
     for task, (stem, split) in TASKS.items():
         path = ["--data.init_args.path", opts.bonn if stem == "bonn_seizure" else opts.har]
         eegnet = (f"configs/adace/{stem}_eegnet.yaml" if stem == "bonn_seizure"
@@ -80,14 +82,11 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
                                  "EEGNet from scratch, early stopping on val macro-F1")
         out[f"{task}/image-partial"] = (
             f"configs/adace/{stem}_image_dinov2.yaml",
-            path + split + partial + ["--model.init_args.model_kwargs.image_size",
-                                      str(opts.image_size)],
+            path + split + partial + size,
             f"AdaCE-I, DINOv2 ViT-S/14, last {opts.blocks} blocks + head, {opts.epochs} ep.")
         out[f"{task}/image-full"] = (
             f"configs/adace/{stem}_image_dinov2.yaml",
-            path + split + ["--trainer.max_epochs", str(opts.epochs),
-                            "--model.init_args.model_kwargs.finetune", "full",
-                            "--model.init_args.model_kwargs.image_size", str(opts.image_size)],
+            path + split + full + size,
             f"AdaCE-I, DINOv2 ViT-S/14, every block + head, {opts.epochs} ep.")
         out[f"{task}/text-partial"] = (
             f"configs/adace/{stem}_text_minilm.yaml", path + split + partial,

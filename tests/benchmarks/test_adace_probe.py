@@ -92,8 +92,8 @@ def _load_results():
 @pytest.mark.parametrize("run", ["har-official/eegnet", "bonn-group/eegnet",
                                  "har-random/image-partial", "bonn-group/text-partial",
                                  "har-official/image-full"])
-def test_results_runs_parse_with_early_stopping_and_partial_finetuning(run, tmp_path,
-                                                                       monkeypatch):
+def test_results_runs_parse_with_early_stopping_or_their_finetuning(run, tmp_path,
+                                                                      monkeypatch):
     from lightning.pytorch.callbacks import EarlyStopping
 
     from eegkit.cli.app import make_cli
