@@ -16,14 +16,16 @@ Protocol (all methods see exactly the same windows and splits):
   same LFT training. Pretrained minus random init is the pretraining gain.
 - **EEGNet**: braindecode EEGNet (eegkit ClassificationTask) on the windows, channel
   standardised with training statistics.
-- two tasks: the five sets Z/O/N/F/S, and seizure (S) vs rest. Every model is trained until
-  validation κ has not improved for ``--patience`` epochs (at most ``--max-epochs``) and
-  tested with its best-validation-κ weights.
+- two tasks: the five sets Z/O/N/F/S, and seizure (S) vs rest. Every model is trained with
+  the paper's stopping rule: at most ``--max-epochs`` (50), stopped once validation κ has not
+  improved for ``--patience`` (3) epochs, counted from epoch ``--start-epoch`` (20); it is
+  tested with its best-validation-κ weights (any epoch).
 
-CPU-sized: the backbone is width 32, 6 blocks, state 32 (131k parameters, not the paper's
-5.3M), pretrained for ``--pretrain-steps`` steps (16 windows a batch, 512-sample crops, EMA
-0.99); the LFT is width 32 with 4 fusion tokens and 2 classification blocks (one-cycle
-schedule over ``--max-epochs``). Not the paper's setting.
+CPU-sized: the backbone is ``--width`` wide with state ``--d-state`` (default 64 and 64: 398k
+parameters, not the paper's 5.3M; 142k at 32 and 32), 6 blocks, pretrained for
+``--pretrain-steps`` steps (16 windows a batch, 512-sample crops, EMA 0.99); the LFT is as
+wide as the backbone, with 4 fusion tokens and 2 classification blocks (one-cycle schedule
+over ``--max-epochs``). Not the paper's setting.
 
 Usage::
 
@@ -46,20 +48,20 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torchmetrics.functional.classification import binary_auroc as auroc
 
 from eegkit.data.datamodules.windows import WindowDataModule
 from eegkit.metrics import mean_sd, seed_summary
 from eegkit.reports import format_seed_table
 from eegkit.tasks.classification import ClassificationTask
-from eegkit.tasks.eegdm import EEGDMFinetuneTask, EEGDMPretrainTask
+from eegkit.tasks.eegdm import DelayedEarlyStopping, EEGDMFinetuneTask, EEGDMPretrainTask
 from eegkit.tasks.eegdm_latents import EEGDMLatentDataModule
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 870
 SPLIT = {"protocol": "group", "val_fraction": 0.2, "test_fraction": 0.2}
-BACKBONE = {"width": 32, "n_blocks": 6, "d_state": 32, "cond_dim": 128}
+BACKBONE = {"width": 64, "n_blocks": 6, "d_state": 64, "cond_dim": 128}
 LFT = {"n_fusion_tokens": 4, "n_heads": 4, "ffn_dim": 128, "n_cls_blocks": 2}
 TASKS = {  # --task name -> (title, merge_classes, class names)
     "5class": ("five-class Z/O/N/F/S", None, None),
@@ -106,7 +108,8 @@ def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float:
     start = time.perf_counter()
     dm = window_datamodule(args, split, batch_size=16)
     L.seed_everything(split)
-    task = EEGDMPretrainTask(BACKBONE, n_chans=dm.n_chans, sfreq=dm.sfreq, scale=0.01,
+    backbone = {**BACKBONE, "width": args.width, "d_state": args.d_state}
+    task = EEGDMPretrainTask(backbone, n_chans=dm.n_chans, sfreq=dm.sfreq, scale=0.01,
                              crop=512, lr=args.pretrain_lr, ema_start=50, ema_every=1,
                              ema_decay=0.99)
     trainer = L.Trainer(default_root_dir=path.parent, accelerator="cpu", max_steps=steps,
@@ -140,8 +143,9 @@ def fit_and_test(args, task, dm, out: Path) -> dict[str, float]:
     best = ModelCheckpoint(out, monitor="val/kappa", mode="max", filename="best")
     trainer = L.Trainer(default_root_dir=out, accelerator="cpu", max_epochs=args.max_epochs,
                         logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[EarlyStopping("val/kappa", mode="max",
-                                                 patience=args.patience), best])
+                        callbacks=[DelayedEarlyStopping("val/kappa", mode="max",
+                                                        patience=args.patience,
+                                                        start_epoch=args.start_epoch), best])
     trainer.fit(task, dm)
     result = trainer.test(task, dm, ckpt_path="best", verbose=False)[0]
     result = {k.removeprefix("test/"): float(v) for k, v in result.items()}
@@ -195,8 +199,10 @@ def command_for(args, method: str, task_name: str) -> str:
     """The command line that reruns one table row."""
     parts = ["python", "benchmarks/eegdm_bonn.py", "--data", str(args.data),
              "--splits", *map(str, args.splits), "--max-epochs", str(args.max_epochs),
-             "--patience", str(args.patience), "--pretrain-steps", str(args.pretrain_steps),
-             "--pretrain-lr", str(args.pretrain_lr), "--threads", str(args.threads),
+             "--patience", str(args.patience), "--start-epoch", str(args.start_epoch),
+             "--pretrain-steps", str(args.pretrain_steps),
+             "--pretrain-lr", str(args.pretrain_lr), "--width", str(args.width),
+             "--d-state", str(args.d_state), "--threads", str(args.threads),
              "--only", method, "--task", task_name]
     return shlex.join(parts) + (" --quick" if args.quick else "")
 
@@ -205,7 +211,8 @@ def print_tables(args, results, timings) -> None:
     """Per task: metrics mean ± sd over splits, epochs, wall time, the pretraining gain."""
     print(f"\nBonn, split by segment (870-sample windows), test set, mean ± sd over split "
           f"seeds {args.splits} (%); backbone pretraining {args.pretrain_steps} steps; "
-          f"early stopping on validation κ, patience {args.patience}, at most "
+          f"(width {args.width}, state {args.d_state}); early stopping on validation κ, "
+          f"patience {args.patience} from epoch {args.start_epoch}, at most "
           f"{args.max_epochs} epochs:")
     for task_name, by_method in results.items():
         print(f"\n{TASKS[task_name][0]}\n")
@@ -237,10 +244,15 @@ def parse_args() -> argparse.Namespace:
                    help="Bonn folder of the Z/O/N/F/S zips (default: $EEGKIT_BONN)")
     p.add_argument("--out", type=Path, default=REPO / "runs" / "eegdm_bonn")
     p.add_argument("--splits", type=int, nargs="+", default=[0, 1, 2], help="split seeds")
-    p.add_argument("--pretrain-steps", type=int, default=600)
+    p.add_argument("--pretrain-steps", type=int, default=1500)
     p.add_argument("--pretrain-lr", type=float, default=2e-3)
-    p.add_argument("--max-epochs", type=int, default=80)
-    p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--width", type=int, default=BACKBONE["width"], help="backbone width")
+    p.add_argument("--d-state", type=int, default=BACKBONE["d_state"], help="S4D state size")
+    # the paper's rule: at most 50 epochs, patience 3 counted from epoch 20
+    p.add_argument("--max-epochs", type=int, default=50)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--start-epoch", type=int, default=20,
+                   help="first epoch (0-based) that early stopping checks")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", choices=list(METHODS), nargs="+", default=list(METHODS),
                    help="methods to run (default: all)")
@@ -253,6 +265,7 @@ def parse_args() -> argparse.Namespace:
         p.error("no Bonn data: give --data /path/to/bonn (or set EEGKIT_BONN)")
     if args.quick:
         args.splits, args.pretrain_steps, args.max_epochs, args.patience = [0], 5, 1, 1
+        args.start_epoch = 0
     return args
 
 
