@@ -31,7 +31,7 @@ Usage::
 
     export EEGKIT_BONN=/path/to/bonn                 # folder of Z/O/N/F/S zips (or --data)
     nice -n 10 python benchmarks/eegdm_bonn.py --threads 1          # the full tables
-    python benchmarks/eegdm_bonn.py --quick                          # a ~1-minute check
+    python benchmarks/eegdm_bonn.py --quick                          # a ~2-minute check
     python benchmarks/eegdm_bonn.py --only random --task seizure     # rerun one row
 
 Every table row is printed with the command that reproduces it.
