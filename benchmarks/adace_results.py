@@ -96,13 +96,12 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
 
 def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
             resume: bool = False) -> dict:
-    run_dir = out_dir / name.replace("/", "_")
-    resumed = resume and (run_dir / "checkpoints" / "last.ckpt").exists()
-    args = ["--config", config, *overrides, "--out_dir", str(run_dir)]
+    args = ["--config", config, *overrides, "--out_dir", str(out_dir / name.replace("/", "_"))]
     start = time.perf_counter()
     cli = train(args + QUIET + ["--resume", str(resume).lower()])
     trained = time.perf_counter() - start
     task, dm, trainer = cli.model, cli.datamodule, cli.trainer
+    resumed = trainer.ckpt_path is not None  # the checkpoint fit restored (predict resets it)
     adapter = getattr(task.net, "adapter", None)
     if hasattr(adapter, "reset_stats"):
         adapter.reset_stats()

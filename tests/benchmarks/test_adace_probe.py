@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "adace_probe.py"
-_spec = importlib.util.spec_from_file_location("adace_probe", _PATH)
-adace_probe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(adace_probe)
+from tests.benchmarks._load import load_benchmark
+
+adace_probe = load_benchmark("adace_probe")
 
 
 def _blobs(n: int, seed: int):
@@ -81,14 +78,6 @@ def test_every_task_has_a_feature_task_for_its_dataset(task):
     assert adace_probe.TASKS[task][0]["dataset"] in adace_probe.FEATURE_TASK
 
 
-def _load_results():
-    path = _PATH.with_name("adace_results.py")
-    spec = importlib.util.spec_from_file_location("adace_results", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("run", ["har-official/eegnet", "bonn-group/eegnet",
                                  "har-random/image-partial", "bonn-group/text-partial",
                                  "har-official/image-full"])
@@ -98,7 +87,7 @@ def test_results_runs_parse_with_early_stopping_or_their_finetuning(run, tmp_pat
 
     from eegkit.cli.app import make_cli
 
-    results = _load_results()
+    results = load_benchmark("adace_results")
     opts = SimpleNamespace(har=str(tmp_path), bonn=str(tmp_path), eegnet_epochs=200,
                            patience=10, epochs=1, blocks=2, image_size=84)
     config, overrides, _ = results.runs(opts)[run]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,25 +9,17 @@ import numpy as np
 import pytest
 
 from eegkit.data.types import STAGES
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks._load import BENCHMARKS, load_benchmark
 
 
 @pytest.fixture(scope="module")
 def site_shift():
-    return _load("demo_site_shift")
+    return load_benchmark("demo_site_shift")
 
 
 @pytest.fixture(scope="module")
 def seeds():
-    return _load("demo_lodo_seeds")
+    return load_benchmark("demo_lodo_seeds")
 
 
 def _site(rng, centre_of, n_per_class=30):

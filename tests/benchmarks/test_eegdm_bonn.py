@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks._load import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def eegdm_bonn():
-    spec = importlib.util.spec_from_file_location("eegdm_bonn", BENCHMARKS / "eegdm_bonn.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("eegdm_bonn")
 
 
 class _FlatKappa(L.LightningModule):
