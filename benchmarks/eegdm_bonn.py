@@ -2,15 +2,19 @@
 
 Protocol (all methods see exactly the same windows and splits):
 
-- every 4,097-sample segment is cut into 4 windows of 870 samples (5.01 s at 173.61 Hz, i.e. 5
-  one-second pools of 174 samples, like a 5-s TUEV sample). The split is by **segment**
-  (60/20/20 %, stratified by set), so the windows of one segment stay on one side; every split
-  seed gives another partition, and results are mean ± sd over split seeds. The split seed is
-  also the seed of every model's initialisation and training on that split.
+- every 4,097-sample segment is cut into windows of 870 samples (5.01 s at 173.61 Hz, i.e. 5
+  one-second pools of 174 samples, like a 5-s TUEV sample) starting every ``--step`` samples
+  (default 290: 12 overlapping windows; 870 gives the 4 disjoint ones). The split is by
+  **segment** (60/20/20 %, stratified by set), so the windows of one segment stay on one side;
+  every split seed gives another partition, and results are mean ± sd over split seeds. The split
+  seed is also the seed of every model's initialisation and training on that split.
+- two test figures: per **window**, and per **segment** (the mean class probabilities of the
+  segment's windows decide; 100 test segments, 20 per set).
 - **EEGDM (pretrained)**: per split, the SSMDP backbone is pretrained by diffusion on that
-  split's *training* windows only (crops of 512 samples, S4D rate 200/173.61, no resampling),
-  then frozen; its EMA weights give float16 latents (cached on disk) of all windows, on which
-  the LFT is trained.
+  split's *training* segments only (random 512-sample crops of their 4 disjoint windows, S4D
+  rate 200/173.61, no resampling), then frozen; its EMA weights give float16 latents (cached
+  on disk) of all windows, on which the LFT is trained. A backbone checkpoint already in
+  ``--out`` with the same settings is reused, so an interrupted run resumes there.
 - **EEGDM (random init)**: the same backbone, initialised with the same seed but never
   trained (a checkpoint written after 0 diffusion steps), the same latent extraction and the
   same LFT training. Pretrained minus random init is the pretraining gain.
@@ -33,6 +37,7 @@ Usage::
     nice -n 10 python benchmarks/eegdm_bonn.py --threads 1          # the full tables
     python benchmarks/eegdm_bonn.py --quick                          # a ~2-minute check
     python benchmarks/eegdm_bonn.py --only random --task seizure     # rerun one row
+    python benchmarks/eegdm_bonn.py --step 870                       # disjoint windows only
 
 Every table row is printed with the command that reproduces it.
 """
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import shlex
 import shutil
 import time
@@ -52,7 +58,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torchmetrics.functional.classification import binary_auroc as auroc
 
 from eegkit.data.datamodules.windows import WindowDataModule
-from eegkit.metrics import mean_sd, seed_summary
+from eegkit.metrics import classification_metrics, group_mean, mean_sd, seed_summary
 from eegkit.reports import format_seed_table
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.eegdm import DelayedEarlyStopping, EEGDMFinetuneTask, EEGDMPretrainTask
@@ -73,6 +79,7 @@ METHODS = {  # --only name -> table row
     "eegnet": "EEGNet (braindecode)",
 }
 METRICS = ("kappa", "bacc", "weighted_f1", "auroc")
+SEGMENT_METRICS = ("segment_kappa", "segment_bacc", "segment_weighted_f1")
 
 
 # --------------------------------------------------------------------------------------------
@@ -80,17 +87,24 @@ METRICS = ("kappa", "bacc", "weighted_f1", "auroc")
 # --------------------------------------------------------------------------------------------
 
 
-def window_datamodule(args, split: int, batch_size: int, **kw) -> WindowDataModule:
-    """Bonn windows of split seed ``split`` (the five sets; tasks merge them)."""
-    kw = {"batch_size": batch_size, "reader_kwargs": {"chunk": CHUNK}, "seed": split,
+def window_datamodule(args, split: int, batch_size: int, step: int | None = None,
+                      **kw) -> WindowDataModule:
+    """Bonn windows of split seed ``split`` (the five sets; tasks merge them), ``step`` apart
+    (default: the disjoint windows)."""
+    kw = {"batch_size": batch_size, "reader_kwargs": chunking(step), "seed": split,
           **SPLIT, **kw}
     return WindowDataModule("bonn", str(args.data), **kw)
 
 
 def latent_datamodule(args, split: int, ckpt: Path) -> EEGDMLatentDataModule:
-    """The same windows and split as backbone latents of ``ckpt``."""
+    """The ``--step`` windows of split ``split`` as backbone latents of ``ckpt``."""
     return EEGDMLatentDataModule(str(ckpt), "bonn", str(args.data), batch_size=32,
-                                 reader_kwargs={"chunk": CHUNK}, seed=split, **SPLIT)
+                                 reader_kwargs=chunking(args.step), seed=split, **SPLIT)
+
+
+def chunking(step: int | None) -> dict[str, int]:
+    """The Bonn reader's arguments for windows starting every ``step`` samples."""
+    return {"chunk": CHUNK} if step in (None, CHUNK) else {"chunk": CHUNK, "step": step}
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,12 +112,13 @@ def latent_datamodule(args, split: int, ckpt: Path) -> EEGDMLatentDataModule:
 # --------------------------------------------------------------------------------------------
 
 
-def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float:
+def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float | None:
     """Write a backbone checkpoint after ``steps`` diffusion steps; return the seconds taken.
 
     The backbone is initialised with seed ``split`` and trained on that split's training
     windows only. ``steps=0`` writes the untrained initialisation (the random-init control):
     the same architecture, seed and input transform, so everything downstream is identical.
+    A checkpoint already at ``path`` with the same settings is kept (returns ``None``).
     """
     start = time.perf_counter()
     dm = window_datamodule(args, split, batch_size=16)
@@ -112,6 +127,8 @@ def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float:
     task = EEGDMPretrainTask(backbone, n_chans=dm.n_chans, sfreq=dm.sfreq, scale=0.01,
                              crop=512, lr=args.pretrain_lr, ema_start=50, ema_every=1,
                              ema_decay=0.99)
+    if same_backbone(path, task, dm, steps):
+        return None
     trainer = L.Trainer(default_root_dir=path.parent, accelerator="cpu", max_steps=steps,
                         gradient_clip_val=1.0, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, enable_checkpointing=False,
@@ -120,6 +137,22 @@ def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float:
     path.parent.mkdir(parents=True, exist_ok=True)
     trainer.save_checkpoint(path)
     return time.perf_counter() - start
+
+
+def same_backbone(path: Path, task: L.LightningModule, dm: L.LightningDataModule,
+                  steps: int) -> bool:
+    """Whether ``path`` holds a backbone of ``task``'s settings, trained ``steps`` steps on
+    ``dm``'s data and split."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
+        return False  # absent, or cut short by an interrupted write
+    data = {**saved.get("datamodule_hyper_parameters", {}), "path": None}
+    return (saved.get("global_step") == steps
+            and saved.get("hyper_parameters") == dict(task.hparams)
+            and data == {**dm.hparams, "path": None}
+            and Path(saved["datamodule_hyper_parameters"]["path"]).resolve()
+            == Path(dm.hparams.path).resolve())
 
 
 def extract_latents(args, split: int, ckpt: Path) -> float:
@@ -155,16 +188,30 @@ def fit_and_test(args, task, dm, out: Path) -> dict[str, float]:
     return result
 
 
-def binary_auroc(task, dm) -> float:
-    """Test AUROC of the positive class (``task`` holds its best weights after testing)."""
+def test_predictions(task, dm) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class probabilities and (merged) labels of the test windows, in split order."""
     probs, ys = [], []
     task.eval()
     with torch.no_grad():
         for i, batch in enumerate(dm.test_dataloader()):
             out = task.predict_step(batch, i)  # labels merged by the task
-            probs.append(out["proba"][:, 1])
+            probs.append(out["proba"])
             ys.append(out["y_true"])
-    return float(auroc(torch.cat(probs), torch.cat(ys)))
+    return torch.cat(probs), torch.cat(ys)
+
+
+def segment_scores(task, dm, windows: WindowDataModule) -> dict[str, float]:
+    """Per-segment test metrics (mean window probabilities decide) and, for two classes, the
+    per-window AUROC. ``task`` holds its best weights after testing; ``windows`` is the
+    datamodule that owns the split (``dm`` itself, or the latents' windows)."""
+    proba, y = test_predictions(task, dm)
+    segments = windows.windows.group[windows.split_index["test"]]
+    seg_proba, seg_y, _ = group_mean(proba, y, segments)
+    metrics = classification_metrics(proba.shape[1])(seg_proba.argmax(-1), seg_y)
+    result = {f"segment_{k}": float(metrics[k]) for k in ("kappa", "bacc", "weighted_f1")}
+    if proba.shape[1] == 2:
+        result["auroc"] = float(auroc(proba[:, 1], y))
+    return result
 
 
 def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path) -> dict[str, float]:
@@ -174,20 +221,19 @@ def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path) -> dict[s
     L.seed_everything(split)
     task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=LFT, merge_classes=merge, class_names=names,
                              lr=1e-3, ema_decay=0.99, ema_start=0, ema_every=1)
-    return fit_and_test(args, task, dm, out)
+    result = fit_and_test(args, task, dm, out)
+    return {**result, **segment_scores(task, dm, dm.windows)}
 
 
 def run_eegnet(args, split: int, task_name: str, out: Path) -> dict[str, float]:
     """braindecode EEGNet on the channel-standardised windows."""
     _, merge, names = TASKS[task_name]
-    dm = window_datamodule(args, split, batch_size=32, normalize="channel")
+    dm = window_datamodule(args, split, batch_size=32, step=args.step, normalize="channel")
     L.seed_everything(split)
     task = ClassificationTask("eegnet", lr=1e-3, weight_decay=1e-4, merge_classes=merge,
                               class_names=names)
     result = fit_and_test(args, task, dm, out)
-    if TASKS[task_name][1] is not None:
-        result["auroc"] = binary_auroc(task, dm)
-    return result
+    return {**result, **segment_scores(task, dm, dm)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,23 +248,28 @@ def command_for(args, method: str, task_name: str) -> str:
              "--patience", str(args.patience), "--start-epoch", str(args.start_epoch),
              "--pretrain-steps", str(args.pretrain_steps),
              "--pretrain-lr", str(args.pretrain_lr), "--width", str(args.width),
-             "--d-state", str(args.d_state), "--threads", str(args.threads),
+             "--d-state", str(args.d_state), "--step", str(args.step),
+             "--threads", str(args.threads),
              "--only", method, "--task", task_name]
     return shlex.join(parts) + (" --quick" if args.quick else "")
 
 
 def print_tables(args, results, timings) -> None:
     """Per task: metrics mean ± sd over splits, epochs, wall time, the pretraining gain."""
-    print(f"\nBonn, split by segment (870-sample windows), test set, mean ± sd over split "
-          f"seeds {args.splits} (%); backbone pretraining {args.pretrain_steps} steps; "
+    print(f"\nBonn, split by segment (870-sample windows every {args.step} samples), test "
+          f"set, mean ± sd over split seeds {args.splits} (%); backbone pretraining "
+          f"{args.pretrain_steps} steps; "
           f"(width {args.width}, state {args.d_state}); early stopping on validation κ, "
           f"patience {args.patience} from epoch {args.start_epoch}, at most "
           f"{args.max_epochs} epochs:")
     for task_name, by_method in results.items():
         print(f"\n{TASKS[task_name][0]}\n")
         metrics = METRICS if TASKS[task_name][1] is not None else METRICS[:-1]
-        print(format_seed_table({METHODS[m]: seed_summary(r) for m, r in by_method.items()},
-                                metrics))
+        summaries = {METHODS[m]: seed_summary(r) for m, r in by_method.items()}
+        print("per window:\n")
+        print(format_seed_table(summaries, metrics))
+        print("\nper segment (the mean probabilities of its windows decide):\n")
+        print(format_seed_table(summaries, SEGMENT_METRICS))
         print("\n| method | epochs run (best epoch) per split | training wall time, all splits |")
         print("|---|---|---|")
         for m, runs in by_method.items():
@@ -226,7 +277,7 @@ def print_tables(args, results, timings) -> None:
             print(f"| {METHODS[m]} | {epochs} | {timings[task_name, m]:.0f} s |")
         if "pretrained" in by_method and "random" in by_method:
             gains = []
-            for k in metrics:
+            for k in (*metrics, "segment_kappa"):
                 diff = [p[k] - r[k] for p, r in zip(by_method["pretrained"], by_method["random"],
                                                     strict=True)]
                 mean, sd = mean_sd(diff)
@@ -248,6 +299,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pretrain-lr", type=float, default=2e-3)
     p.add_argument("--width", type=int, default=BACKBONE["width"], help="backbone width")
     p.add_argument("--d-state", type=int, default=BACKBONE["d_state"], help="S4D state size")
+    p.add_argument("--step", type=int, default=None,
+                   help=f"samples between window starts (default 290: 12 windows a segment, "
+                        f"with --quick {CHUNK}: the 4 disjoint windows)")
     # the paper's rule: at most 50 epochs, patience 3 counted from epoch 20
     p.add_argument("--max-epochs", type=int, default=50)
     p.add_argument("--patience", type=int, default=3)
@@ -259,13 +313,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--task", choices=list(TASKS), nargs="+", default=list(TASKS),
                    help="tasks to run (default: both)")
     p.add_argument("--quick", action="store_true",
-                   help="functional check: split 0, 5 pretraining steps, 1 epoch")
+                   help="functional check: split 0, 5 pretraining steps, 1 epoch, disjoint windows")
     args = p.parse_args()
     if args.data is None:
         p.error("no Bonn data: give --data /path/to/bonn (or set EEGKIT_BONN)")
     if args.quick:
         args.splits, args.pretrain_steps, args.max_epochs, args.patience = [0], 5, 1, 1
         args.start_epoch = 0
+    if args.step is None:
+        args.step = CHUNK if args.quick else 290
     return args
 
 
@@ -284,9 +340,10 @@ def main() -> None:
                 ckpts[method] = out / f"backbone-{method}.ckpt"
                 t_ckpt = backbone_checkpoint(args, split, steps, ckpts[method])
                 t_lat = extract_latents(args, split, ckpts[method])
-                backbone_time[method] += t_ckpt + t_lat
+                backbone_time[method] += (t_ckpt or 0.0) + t_lat
+                trained = "reused" if t_ckpt is None else f"{t_ckpt:.0f} s"
                 print(f"[eegdm_bonn] split {split}: {method} backbone ({steps} diffusion "
-                      f"steps) {t_ckpt:.0f} s, latents {t_lat:.0f} s", flush=True)
+                      f"steps) {trained}, latents {t_lat:.0f} s", flush=True)
         for task_name in args.task:
             for method in args.only:
                 start = time.perf_counter()
@@ -296,7 +353,8 @@ def main() -> None:
                 timings[task_name, method] += time.perf_counter() - start
                 results[task_name][method].append(r)
                 print(f"[eegdm_bonn] split {split} / {task_name} / {method}: "
-                      + ", ".join(f"{k} {r[k]:.3f}" for k in METRICS if k in r)
+                      + ", ".join(f"{k} {r[k]:.3f}" for k in (*METRICS, *SEGMENT_METRICS)
+                                  if k in r)
                       + f"; {r['epochs']} epochs (best {r['best_epoch']}), "
                       f"{time.perf_counter() - start:.0f} s", flush=True)
     print_tables(args, results, timings)

@@ -58,3 +58,36 @@ def seed_summary(results: list[dict[str, float]]) -> dict[str, tuple[float, floa
     keys = [k for k in results[0] if all(k in r for r in results)]
     mean, sd = mean_sd([[r[k] for k in keys] for r in results])
     return {k: (float(m), float(s)) for k, m, s in zip(keys, mean, sd, strict=True)}
+
+
+def group_mean(proba, y, groups) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Mean class probabilities of the windows of every group (a segment, a recording).
+
+    Parameters
+    ----------
+    proba : array-like, shape (n_windows, n_classes)
+        Class probabilities of each window.
+    y : array-like, shape (n_windows,)
+        Label of each window; all windows of a group must share it.
+    groups : array-like, shape (n_windows,)
+        Group of each window.
+
+    Returns
+    -------
+    proba, y, names
+        ``(n_groups, n_classes)`` mean probabilities, the ``(n_groups,)`` labels and the group
+        names, in sorted name order.
+    """
+    proba, y = torch.as_tensor(proba), torch.as_tensor(y)
+    names, index = np.unique(np.asarray(groups), return_inverse=True)
+    if not len(proba) == len(y) == len(index):
+        raise ValueError(f"{len(proba)} probability rows, {len(y)} labels and {len(index)} groups")
+    index = torch.as_tensor(index.reshape(-1))
+    sums = torch.zeros(len(names), proba.shape[1], dtype=proba.dtype).index_add_(0, index, proba)
+    counts = torch.bincount(index, minlength=len(names)).to(proba.dtype)
+    labels = torch.zeros(len(names), dtype=y.dtype).scatter_(0, index, y)
+    mixed = labels[index] != y
+    if mixed.any():
+        name = str(names[int(index[mixed][0])])
+        raise ValueError(f"group {name!r} has windows with different labels")
+    return sums / counts[:, None], labels, names

@@ -413,8 +413,21 @@ class EEGDMFinetuneTask(_StepEMATask):
         self.test_metrics.reset()
         self.test_scores.reset()
 
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``(B, n_classes)``; a BCE head's one logit gives ``[1 - p, p]``."""
+        if self.hparams.loss == "bce":
+            positive = torch.sigmoid(logits[:, 0])
+            return torch.stack([1 - positive, positive], dim=-1)
+        return logits.softmax(-1)
+
     def predict_step(self, batch, batch_idx):
-        return {"y_true": self._targets(batch["y"]), "y_pred": self._decide(self(batch["x"]))[0]}
+        """``y_pred`` and class probabilities ``proba`` per window, plus ``y_true`` when the
+        batch has labels (a new recording has none), as every eegkit task returns them."""
+        logits = self(batch["x"])
+        out = {"y_pred": self._decide(logits)[0], "proba": self.probabilities(logits)}
+        if "y" in batch:
+            out["y_true"] = self._targets(batch["y"])
+        return out
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -62,3 +63,45 @@ def test_the_defaults_are_the_papers_stopping_rule(eegdm_bonn, monkeypatch, tmp_
     monkeypatch.setattr("sys.argv", ["eegdm_bonn.py", "--data", str(tmp_path)])
     args = eegdm_bonn.parse_args()
     assert (args.max_epochs, args.patience, args.start_epoch) == (50, 3, 20)
+
+
+def test_a_backbone_checkpoint_of_the_same_settings_is_reused(eegdm_bonn, tmp_path):
+    """An interrupted run resumes after its finished backbones; other settings retrain."""
+    rng = np.random.default_rng(0)
+    for s in "ZONFS":
+        (tmp_path / "bonn" / s).mkdir(parents=True)
+        for i in range(1, 5):
+            (tmp_path / "bonn" / s / f"{s}{i:03d}.txt").write_text(
+                "".join(f"{v}\n" for v in rng.integers(-500, 500, 4097)))
+    args = argparse.Namespace(data=tmp_path / "bonn", width=8, d_state=8, pretrain_lr=2e-3)
+    ckpt = tmp_path / "split0" / "backbone-random.ckpt"
+    assert eegdm_bonn.backbone_checkpoint(args, 0, 0, ckpt) is not None  # written
+    assert eegdm_bonn.backbone_checkpoint(args, 0, 0, ckpt) is None  # same settings: kept
+    assert eegdm_bonn.backbone_checkpoint(args, 1, 0, ckpt) is not None  # another split
+    args.width = 16
+    assert eegdm_bonn.backbone_checkpoint(args, 1, 0, ckpt) is not None  # another width
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # cut short by an interrupted write
+    assert eegdm_bonn.backbone_checkpoint(args, 1, 0, ckpt) is not None
+
+
+def test_segment_scores_average_the_windows_of_each_test_segment(eegdm_bonn):
+    class _Split:  # the two attributes of a window datamodule that name the test segments
+        windows = argparse.Namespace(group=np.array(["Z001", "Z001", "S001", "S001", "S002"]))
+        split_index = {"test": np.array([0, 1, 2, 3, 4])}
+
+    class _Task:  # window probabilities, as predict_step returns them
+        proba = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.0, 1.0], [0.3, 0.7]])
+
+        def eval(self):
+            return self
+
+        def predict_step(self, batch, batch_idx):
+            return {"proba": self.proba, "y_true": torch.tensor([0, 0, 1, 1, 1])}
+
+    data = argparse.Namespace(test_dataloader=lambda: [None])
+    scores = eegdm_bonn.segment_scores(_Task(), data, _Split())
+    # Z001 averages to [0.55, 0.45] (right); S001 to [0.3, 0.7] and S002 [0.3, 0.7] (right)
+    assert scores["segment_kappa"] == pytest.approx(1.0)
+    assert scores["segment_bacc"] == pytest.approx(1.0)
+    # per window: seizure probabilities S 0.4, 1.0, 0.7 vs Z 0.1, 0.8 order 4 of 6 pairs right
+    assert scores["auroc"] == pytest.approx(4 / 6)

@@ -173,6 +173,13 @@ def test_finetune_on_cached_latents_and_on_the_fly(bonn_folder, pretrained, tmp_
     out = trainer.predict(task, dm)
     y_true = torch.cat([o["y_true"] for o in out])
     assert set(y_true.tolist()) <= {0, 1} and 1 in y_true.tolist()
+    proba = torch.cat([o["proba"] for o in out])
+    assert proba.shape == (len(y_true), 2)
+    torch.testing.assert_close(proba.sum(-1), torch.ones(len(y_true)))
+    assert torch.equal(torch.cat([o["y_pred"] for o in out]), proba.argmax(-1))
+    # a new recording has no labels: the same probabilities, no y_true
+    unlabelled = task.predict_step({"x": raw}, 0)
+    assert "y_true" not in unlabelled and unlabelled["proba"].shape == (4, 2)
 
 
 def test_registered_eegdm_takes_backbone_and_transform_from_the_checkpoint(pretrained):
@@ -280,6 +287,9 @@ def test_bce_with_pos_weight_from_the_training_split(bonn_folder, pretrained, tm
         logits[:, 0], torch.tensor([0.95, 0.05]), pos_weight=torch.tensor(task.pos_weight))
     torch.testing.assert_close(task._loss(logits, y), expected)
     assert task._decide(logits)[0].tolist() == [1, 0]
+    proba = task.probabilities(logits)
+    torch.testing.assert_close(proba[:, 1], torch.sigmoid(logits[:, 0]))
+    torch.testing.assert_close(proba.sum(-1), torch.ones(2))
     with pytest.raises(ValueError, match="needs two classes"):
         EEGDMFinetuneTask(str(ckpt), n_outputs=5, n_times=870, sfreq=173.61, loss="bce")
 

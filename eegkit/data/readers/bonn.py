@@ -58,22 +58,29 @@ def segment_files(tree: FileTree) -> dict[str, str]:
     return found
 
 
-def chunk_segments(X: np.ndarray, chunk: int) -> tuple[np.ndarray, int]:
-    """Cut ``(n, C, T)`` segments into ``T // chunk`` consecutive chunks (the tail is dropped).
+def chunk_segments(X: np.ndarray, chunk: int, step: int | None = None) -> tuple[np.ndarray, int]:
+    """Cut ``(n, C, T)`` segments into chunks of ``chunk`` samples starting every ``step``.
 
-    Returns the ``(n * k, C, chunk)`` chunks (segment-major) and ``k``.
+    ``step`` defaults to ``chunk``: ``T // chunk`` consecutive chunks (the tail is dropped); a
+    smaller step gives ``(T - chunk) // step + 1`` overlapping chunks. Returns the
+    ``(n * k, C, chunk)`` chunks (segment-major, in time order) and ``k``.
     """
     n, c, t = X.shape
-    k = t // chunk
-    if k < 1:
+    step = chunk if step is None else step
+    if chunk > t:
         raise ValueError(f"chunk of {chunk} samples is longer than the {t}-sample segments")
-    chunks = X[..., : k * chunk].reshape(n, c, k, chunk).transpose(0, 2, 1, 3)
-    return chunks.reshape(n * k, c, chunk), k
+    if step < 1:
+        raise ValueError(f"chunk step must be a positive number of samples, got {step}")
+    k = (t - chunk) // step + 1
+    starts = np.arange(k) * step
+    chunks = X[:, :, starts[:, None] + np.arange(chunk)]  # (n, C, k, chunk), one gather
+    return chunks.transpose(0, 2, 1, 3).reshape(n * k, c, chunk), k
 
 
 @register_dataset("bonn", kind="windows", sfreq=SFREQ, n_times=SEGMENT_SAMPLES,
                   channels=("EEG",), official_split=False)
-def read_bonn(path: Path, sets: str = "ZONFS", chunk: int | None = None) -> Windows:
+def read_bonn(path: Path, sets: str = "ZONFS", chunk: int | None = None,
+              step: int | None = None) -> Windows:
     """Read the Bonn segments as single-channel windows.
 
     Parameters
@@ -87,6 +94,9 @@ def read_bonn(path: Path, sets: str = "ZONFS", chunk: int | None = None) -> Wind
         Cut every segment into ``4097 // chunk`` consecutive chunks of ``chunk`` samples (178
         gives the 23 chunks per segment of the UCI Epileptic Seizure Recognition table). Chunks
         keep their segment as ``group``, so group-aware splits never separate them.
+    step : int, optional
+        Samples between the starts of consecutive chunks (default ``chunk``: no overlap); a
+        smaller step gives ``(4097 - chunk) // step + 1`` overlapping chunks per segment.
 
     Returns
     -------
@@ -109,8 +119,10 @@ def read_bonn(path: Path, sets: str = "ZONFS", chunk: int | None = None) -> Wind
     y = np.array([sets.index(i[0]) for i in ids], dtype=np.int64)
     segment = np.array(ids)
     meta = {"sets": sets, "descriptions": [SETS[s] for s in sets]}
+    if step is not None and chunk is None:
+        raise ValueError("step needs chunk: the step between chunks of `chunk` samples")
     if chunk is not None:
-        X, k = chunk_segments(X, chunk)
+        X, k = chunk_segments(X, chunk, step)
         y, segment = np.repeat(y, k), np.repeat(segment, k)
     return Windows(
         X=X, y=y, subject=segment, group=segment.copy(), sfreq=SFREQ, ch_names=["EEG"],

@@ -263,6 +263,30 @@ def test_bonn_zips_and_folders_read_the_same(tmp_path):
         load("bonn", tmp_path / "zips" / "N.zip", sets="NO")
 
 
+def test_bonn_overlapping_chunks_are_the_segment_at_each_start(tmp_path):
+    rng = np.random.default_rng(3)
+    data = {s: rng.integers(-2048, 2048, (2, SEGMENT_SAMPLES)) for s in "ZONFS"}
+    for s, segs in data.items():
+        write_bonn_set(tmp_path / s, s, segs)
+    plain = load("bonn", tmp_path, chunk=870)
+    default_step = load("bonn", tmp_path, chunk=870, step=870)
+    np.testing.assert_array_equal(plain.X, default_step.X)  # step = chunk: no overlap
+    assert plain.X.shape == (10 * 4, 1, 870)
+    np.testing.assert_array_equal(plain.X[7 * 4 + 3, 0], data["F"][1][3 * 870: 4 * 870])
+    w = load("bonn", tmp_path, chunk=870, step=290)
+    k = (SEGMENT_SAMPLES - 870) // 290 + 1
+    assert k == 12 and w.X.shape == (10 * k, 1, 870)
+    assert w.group.tolist() == [f"{s}00{i}" for s in "ZONFS" for i in (1, 2) for _ in range(k)]
+    assert np.bincount(w.y).tolist() == [2 * k] * 5
+    segment = data["F"][1]  # the 8th segment: its chunks start at 0, 290, ..., 290 (k - 1)
+    for j in (0, 5, k - 1):
+        np.testing.assert_array_equal(w.X[7 * k + j, 0], segment[290 * j: 290 * j + 870])
+    with pytest.raises(ValueError, match="positive"):
+        load("bonn", tmp_path, chunk=870, step=0)
+    with pytest.raises(ValueError, match="step needs chunk"):
+        load("bonn", tmp_path, step=290)
+
+
 def _mkdir(p: Path) -> Path:
     p.mkdir()
     return p
