@@ -11,18 +11,19 @@ Usage::
 
     nice -n 10 python benchmarks/eegdm.py                     # paper backbone, 5-s TUEV windows
     nice -n 10 python benchmarks/eegdm.py --width 32 --blocks 6 --state 32   # CPU-sized backbone
+    python benchmarks/eegdm.py --device cuda --dtype bfloat16 --batch 64      # GPU (gpu.sh)
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from eegkit.diffusion import GaussianDiffusion
 from eegkit.models.eegdm_lft import extract_latents
 from eegkit.models.eegdm_ssmdp import SSMDP
+from eegkit.utils.timing import DTYPES, autocast, median_step_seconds
 
 
 def latent_bytes(chans: int, layers: int, pools: int, width: int, itemsize: int) -> int:
@@ -30,16 +31,7 @@ def latent_bytes(chans: int, layers: int, pools: int, width: int, itemsize: int)
     return chans * layers * pools * width * itemsize
 
 
-def _timed(fn, steps: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    start = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    return (time.perf_counter() - start) / steps
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--blocks", type=int, default=20)
@@ -52,36 +44,44 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
-    args = p.parse_args()
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float32", choices=list(DTYPES),
+                   help="autocast precision of the steps (float32: none)")
+    args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    device = torch.device(args.device)
     model = SSMDP(n_channels=args.chans, width=args.width, n_blocks=args.blocks,
-                  d_state=args.state, cond_dim=args.cond)
+                  d_state=args.state, cond_dim=args.cond).to(device)
     n_params = sum(q.numel() for q in model.parameters())
-    diffusion = GaussianDiffusion(50)
+    diffusion = GaussianDiffusion(50).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.99, 0.999))
-    x = torch.randn(args.batch, 1, args.length)
-    channel = torch.randint(0, args.chans, (args.batch,))
+    x = torch.randn(args.batch, 1, args.length, device=device)
+    channel = torch.randint(0, args.chans, (args.batch,), device=device)
 
     def train_step():
-        loss = diffusion.loss(model, x, channel=channel)
+        with autocast(device, args.dtype):
+            loss = diffusion.loss(model, x, channel=channel)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    t_train = _timed(train_step, args.steps, args.warmup)
+    def extract():
+        with torch.no_grad(), autocast(device, args.dtype):
+            extract_latents(model, windows, 200)
+
+    t_train = median_step_seconds(train_step, args.steps, args.warmup, device)
     model.eval()
-    windows = torch.randn(args.windows, args.chans, args.length)
-    with torch.no_grad():
-        t_extract = _timed(lambda: extract_latents(model, windows, 200), args.steps, args.warmup)
+    windows = torch.randn(args.windows, args.chans, args.length, device=device)
+    t_extract = median_step_seconds(extract, args.steps, args.warmup, device)
 
     pools = args.length // 200
     ours = latent_bytes(args.chans, args.blocks, pools, args.width, 2)
     tuev16, tuev32 = latent_bytes(22, 20, 5, 128, 2), latent_bytes(22, 20, 5, 128, 4)
     print(f"backbone: width {args.width}, {args.blocks} blocks, state {args.state}: "
-          f"{n_params:,} parameters; {args.threads} thread(s)")
+          f"{n_params:,} parameters; {args.threads} thread(s), device {args.device}, {args.dtype}")
     print(f"train step: {args.batch} items x {args.length} samples: {t_train:.3f} s/step, "
           f"{args.batch / t_train:.1f} items/s")
     chan_sec = args.windows * args.chans * args.length / 200

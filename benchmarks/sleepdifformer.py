@@ -21,6 +21,10 @@ Usage::
 
     nice -n 10 python benchmarks/sleepdifformer.py                    # paper batch 16 x 20
     python benchmarks/sleepdifformer.py --batch 2 --steps 2 --warmup 1  # quick look
+    python benchmarks/sleepdifformer.py --device cuda --dtype bfloat16  # GPU (benchmarks/gpu.sh)
+
+``--dtype bfloat16`` runs every step under autocast (the fused attention then reaches the
+flash / memory-efficient kernels of ``scaled_dot_product_attention`` on a GPU).
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
-import time
 
 MODELS = ("sleepdifformer-fused", "sleepdifformer-eager", "attn_sleep")
 ATTENTION_VARIANTS = ("attention-fused", "attention-fused-split", "attention-eager")
@@ -100,26 +103,23 @@ def _run(name: str, mode: str, args: argparse.Namespace) -> dict:
 def _measure(name, mode, model, step, device, args) -> dict:
     import torch
 
+    from eegkit.utils.timing import autocast, median_step_seconds
+
     b = args.batch
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB on Linux
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         baseline = torch.cuda.memory_allocated() / 2**20
-    times = []
-    for index in range(args.warmup + args.steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if index >= args.warmup:
-            times.append(time.perf_counter() - start)
+
+    def precise_step():
+        with autocast(device, args.dtype):
+            step()
+
+    seconds = median_step_seconds(precise_step, args.steps, args.warmup, device)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    seconds = sorted(times)[len(times) // 2]
     return {"model": name, "mode": mode, "s_per_step": seconds, "seq_per_s": b / seconds,
             "peak_mib": peak, "extra_mib": peak - baseline,
             "params": sum(p.numel() for p in model.parameters())}
@@ -137,6 +137,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                        help="autocast precision of every step (float32: none)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--modes", nargs="+", default=["train", "infer", "attention"],
                         choices=["train", "infer", "attention"])
@@ -145,7 +147,7 @@ def main(argv=None) -> list[dict]:
     context = mp.get_context("spawn")
     rows = []
     print(f"batch {args.batch} x {args.epochs} epochs x 2 x 3000, {args.steps} timed steps "
-          f"(median), {args.threads} threads, device {args.device}")
+          f"(median), {args.threads} threads, device {args.device}, {args.dtype}")
     print(f"{'model':22s} {'mode':9s} {'s/step':>8s} {'seq/s':>8s} {'peak MiB':>9s} "
           f"{'extra MiB':>9s} {'params':>10s}")
     for mode in args.modes:
