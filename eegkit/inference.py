@@ -282,7 +282,7 @@ def predict_windows(model: L.LightningModule, path: Path,
     bad = unusable(data, sfreq, starts, window_s)
     np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     x = cut_windows(condition(data, sfreq, config), config.sfreq, starts, window_s, path)
-    proba = np.full((len(starts), hp["n_outputs"]), np.nan, dtype=np.float32)
+    proba = np.full((len(starts), model.n_classes), np.nan, dtype=np.float32)  # after merging
     good = np.flatnonzero(~bad)
     proba[good] = _probabilities(model, x[good], batch_size)
     pred = np.where(bad, UNSCORED, np.nan_to_num(proba).argmax(1))

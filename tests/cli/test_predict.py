@@ -16,7 +16,7 @@ from eegkit.cli.predict import main
 from eegkit.data.datamodules.windows import WindowDataModule
 from eegkit.data.pipelines.sleep import SleepConfig
 from eegkit.data.types import DataError
-from eegkit.inference import load_model, predict_sleep
+from eegkit.inference import load_model, predict_sleep, predict_windows
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.sleep_staging import SleepStagingTask
 from tests._edf_fixtures import START, noise, write_recording
@@ -278,3 +278,16 @@ def test_input_description_is_filled_from_the_datamodule_even_when_hparams_lack_
     task._trainer = SimpleNamespace(datamodule=dm)
     task.configure_model()
     assert task.hparams["ch_names"] == ["C3", "C4"] and task.hparams["class_names"] == ["a", "b"]
+
+
+def test_predict_windows_of_a_model_with_merged_classes(window_ckpt, tmp_path):
+    """Three original classes merged into two: one probability column per predicted class."""
+    trained = load_model(window_ckpt).hparams
+    task = ClassificationTask("eegnet", n_chans=2, n_outputs=3, n_times=100, sfreq=50.0,
+                              merge_classes=[0, 1, 1], class_names=["rest", "event"],
+                              ch_names=trained.ch_names, preprocessing=trained.preprocessing)
+    edf = write_recording(tmp_path / "m.edf", {"EEG FP1-REF": noise(int(10 * SFREQ), 5),
+                                               "EEG FP2-REF": noise(int(10 * SFREQ), 6)})
+    result = predict_windows(task.eval(), edf)
+    assert result["proba"].shape == (5, 2)
+    np.testing.assert_allclose(result["proba"].sum(1), 1.0, rtol=1e-5)
