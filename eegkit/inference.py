@@ -16,11 +16,12 @@ any EDF/EDF+ file (:func:`input_files`: or every EDF under a folder); no label f
   ``<name>_hypnogram.png`` (clock time from the EDF start). An epoch that cannot be scored (a
   flat or non-finite stretch of a channel, or the incomplete last 30 s) keeps its row with an
   empty stage (``Sleep stage ?`` in the EDF+) and is a gap in the hypnogram.
-- A window classifier (:class:`~eegkit.tasks.classification.ClassificationTask`): windows of
-  the model's length every ``--stride`` seconds (default: one window) over the whole
-  recording, the last one aligned to the recording's end so that the tail is labelled too;
-  the channels and conditioning of the generic ``edf`` reader it was trained with are
-  repeated. Written: ``<name>_windows.csv`` and ``<name>_windows.edf``.
+- A window classifier (:class:`~eegkit.tasks.classification.ClassificationTask`, or EEGDM's
+  :class:`~eegkit.tasks.eegdm.EEGDMFinetuneTask`, whose backbone checkpoint must then be where
+  it was in training): windows of the model's length every ``--stride`` seconds (default: one
+  window) over the whole recording, the last one aligned to the recording's end so that the
+  tail is labelled too; the channels and conditioning of the generic ``edf`` reader it was
+  trained with are repeated. Written: ``<name>_windows.csv`` and ``<name>_windows.edf``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from eegkit.data.types import EPOCH_SEC, STAGES, UNSCORED, DataError, Recording
 from eegkit.models import model_info
 from eegkit.reports import plot_hypnogram
 from eegkit.tasks.classification import ClassificationTask
+from eegkit.tasks.eegdm import EEGDMFinetuneTask
 from eegkit.tasks.sleep_staging import SleepStagingTask
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,10 @@ def _task_class(hparams: dict) -> type[L.LightningModule]:
     if path.startswith("eegkit.tasks."):
         module, name = path.rsplit(".", 1)
         cls = getattr(importlib.import_module(module), name, None)
-        if isinstance(cls, type) and issubclass(cls, ClassificationTask):
+        if isinstance(cls, type) and issubclass(cls, (ClassificationTask, EEGDMFinetuneTask)):
             return cls
+    if "backbone_ckpt" in hparams:  # an EEGDM LFT trained without LightningCLI
+        return EEGDMFinetuneTask
     if model_info(hparams["model"]).get("input") == "sequence":
         return SleepStagingTask
     return ClassificationTask
@@ -86,16 +90,19 @@ def _task_class(hparams: dict) -> type[L.LightningModule]:
 def load_model(ckpt: str | Path, map_location: str | torch.device = "cpu") -> L.LightningModule:
     """The task saved in checkpoint ``ckpt``, in eval mode.
 
-    Works for :class:`~eegkit.tasks.sleep_staging.SleepStagingTask` and
-    :class:`~eegkit.tasks.classification.ClassificationTask` checkpoints (and subclasses
-    trained through LightningCLI). Its ``hparams`` say what input it expects: ``n_chans``,
-    ``n_times``, ``sfreq``, ``class_names``, ``ch_names`` and ``preprocessing`` (when the
-    datamodule gave them) and, for sleep staging, ``seq_len``.
+    Works for :class:`~eegkit.tasks.sleep_staging.SleepStagingTask`,
+    :class:`~eegkit.tasks.classification.ClassificationTask` and
+    :class:`~eegkit.tasks.eegdm.EEGDMFinetuneTask` checkpoints (and subclasses trained through
+    LightningCLI). An EEGDM checkpoint holds the LFT only: its frozen backbone is read from the
+    ``backbone_ckpt`` path recorded in training. Its ``hparams`` say what input it expects:
+    ``n_chans``, ``n_times``, ``sfreq``, ``class_names``, ``ch_names`` and ``preprocessing``
+    (when the datamodule gave them) and, for sleep staging, ``seq_len``.
 
     Raises
     ------
     DataError
-        When ``ckpt`` is missing or is not a Lightning checkpoint of an eegkit task.
+        When ``ckpt`` is missing or is not a Lightning checkpoint of an eegkit task, or when
+        the backbone checkpoint of an EEGDM model is missing.
 
     Notes
     -----
@@ -112,6 +119,10 @@ def load_model(ckpt: str | Path, map_location: str | torch.device = "cpu") -> L.
     except Exception as err:  # unpickling or a missing key: not a checkpoint of ours
         raise DataError(ckpt, f"not an eegkit task checkpoint ({type(err).__name__}: {err})"
                         ) from None
+    backbone = hparams.get("backbone_ckpt")
+    if backbone is not None and not Path(backbone).is_file():
+        raise DataError(ckpt, f"its EEGDM backbone checkpoint {backbone} does not exist (the "
+                              "LFT checkpoint does not hold the frozen backbone)")
     model = cls.load_from_checkpoint(ckpt, map_location=map_location)
     return model.eval()
 
@@ -261,7 +272,7 @@ def predict_windows(model: L.LightningModule, path: Path,
     channels = list(channels or pre.get("channels") or hp.get("ch_names") or [])
     if not channels:
         raise ValueError("the checkpoint does not record its channels: pass --channels")
-    if len(channels) != hp["n_chans"]:
+    if hp.get("n_chans") is not None and len(channels) != hp["n_chans"]:
         raise ValueError(f"the model takes {hp['n_chans']} channels, got {channels}")
     if not pre:
         log.warning("the checkpoint does not record its conditioning: the signal is only "

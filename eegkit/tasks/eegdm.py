@@ -266,6 +266,10 @@ class EEGDMFinetuneTask(_StepEMATask):
         Backbone channel-embedding index of every data channel for on-the-fly latents (default:
         the position), e.g. :data:`eegkit.data.pipelines.events.CHBMIT_TCP_INDEX` for CHB-MIT
         windows on a TUEV-pretrained backbone.
+    n_chans, ch_names, preprocessing : optional
+        The input the model was trained on (read from the datamodule when ``None``), so that
+        ``eegkit predict`` reads the same channels and repeats the conditioning
+        (:func:`eegkit.inference.predict_windows`).
     """
 
     ema_of = "lft"
@@ -293,6 +297,9 @@ class EEGDMFinetuneTask(_StepEMATask):
         ema_every: int = 10,
         t_extract: int = 1,
         channel_map: list[int] | None = None,
+        n_chans: int | None = None,
+        ch_names: list[str] | None = None,
+        preprocessing: dict[str, Any] | None = None,
     ):
         super().__init__()
         if loss not in ("ce", "bce"):
@@ -343,7 +350,8 @@ class EEGDMFinetuneTask(_StepEMATask):
     def configure_model(self) -> None:
         if self.lft is not None:
             return
-        dims_from_datamodule(self, ("n_outputs", "n_times", "sfreq"))
+        dims_from_datamodule(self, ("n_outputs", "n_times", "sfreq"),
+                             ("class_names", "n_chans", "ch_names", "preprocessing"))
         self._build()
 
     def latents(self, x: torch.Tensor) -> torch.Tensor:

@@ -140,6 +140,8 @@ class EEGDMLatentDataModule(L.LightningDataModule):
     sfreq = property(lambda self: self.windows.sfreq)
     n_outputs = property(lambda self: self.windows.n_outputs)
     class_names = property(lambda self: self.windows.class_names)
+    ch_names = property(lambda self: self.windows.ch_names)
+    preprocessing = property(lambda self: self.windows.preprocessing)
 
     def setup(self, stage: str | None = None) -> None:
         if self._datasets:

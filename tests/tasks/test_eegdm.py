@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import lightning as L
 import numpy as np
 import pytest
@@ -11,9 +13,12 @@ import yaml
 from lightning.pytorch.callbacks import EarlyStopping
 from torch.utils.data import DataLoader
 
+from eegkit.cli.predict import main as predict_main
 from eegkit.data.datamodules.windows import WindowDataModule
 from eegkit.data.pipelines.events import CHBMIT_TCP_INDEX
+from eegkit.data.types import DataError
 from eegkit.diffusion import mu_law_encode
+from eegkit.inference import load_model
 from eegkit.metrics import seed_summary
 from eegkit.models import create_model
 from eegkit.models.eegdm_lft import extract_latents
@@ -25,6 +30,7 @@ from eegkit.tasks.eegdm import (
     load_backbone,
 )
 from eegkit.tasks.eegdm_latents import EEGDMLatentDataModule, cached_latents
+from tests._edf_fixtures import noise, write_recording
 from tests.conftest import REPO
 
 TINY_BACKBONE = {"width": 8, "n_blocks": 2, "d_state": 4, "cond_dim": 16}
@@ -180,6 +186,40 @@ def test_finetune_on_cached_latents_and_on_the_fly(bonn_folder, pretrained, tmp_
     # a new recording has no labels: the same probabilities, no y_true
     unlabelled = task.predict_step({"x": raw}, 0)
     assert "y_true" not in unlabelled and unlabelled["proba"].shape == (4, 2)
+
+
+def test_eegkit_predict_applies_a_finetuned_eegdm_checkpoint_to_an_edf(bonn_folder, pretrained,
+                                                                      tmp_path):
+    """The LFT checkpoint records its input (one channel "EEG" at 173.61 Hz, 870 samples) and
+    labels new recordings through the backbone it was trained on; without that backbone it
+    says which file is missing."""
+    _, ckpt = pretrained
+    dm = _datamodule(bonn_folder, ckpt, tmp_path / "cache")
+    task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=TINY_LFT, merge_classes=[0, 0, 0, 0, 1],
+                             class_names=["rest", "seizure"])
+    trainer = _trainer(tmp_path, max_steps=1, enable_checkpointing=False)
+    trainer.fit(task, dm)
+    lft_ckpt = tmp_path / "lft.ckpt"
+    trainer.save_checkpoint(lft_ckpt)
+
+    model = load_model(lft_ckpt)
+    assert isinstance(model, EEGDMFinetuneTask) and not model.training
+    assert (model.hparams.n_chans, model.hparams.ch_names) == (1, ["EEG"])
+    edf = write_recording(tmp_path / "new.edf", {"EEG": noise(12 * 200, 1, 50e-6)}, sfreq=200.0)
+    written = predict_main(["--ckpt", str(lft_ckpt), "--input", str(edf),
+                            "--out", str(tmp_path / "out")])
+    assert [p.name for p in written] == ["new_windows.csv", "new_windows.edf"]
+    rows = list(csv.DictReader(open(tmp_path / "out" / "new_windows.csv")))
+    assert len(rows) == 3  # two 5.01-s windows and one aligned to the end of the 12 s
+    assert {r["label"] for r in rows} <= {"rest", "seizure"}
+    for r in rows:
+        assert abs(float(r["p_rest"]) + float(r["p_seizure"]) - 1) < 1e-3
+
+    saved = torch.load(lft_ckpt, weights_only=False)
+    saved["hyper_parameters"]["backbone_ckpt"] = str(tmp_path / "moved.ckpt")
+    torch.save(saved, tmp_path / "orphan.ckpt")
+    with pytest.raises(DataError, match="orphan.ckpt.*backbone checkpoint .*moved.ckpt"):
+        load_model(tmp_path / "orphan.ckpt")
 
 
 def test_registered_eegdm_takes_backbone_and_transform_from_the_checkpoint(pretrained):
