@@ -25,6 +25,8 @@ from eegkit.utils.timing import DTYPES, autocast, median_step_seconds
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Print and return the median train and inference seconds per batch and the parameter
+    counts (all, trained)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--image-size", type=int, default=224, help="pixels a side (224: native)")
     p.add_argument("--batch", type=int, default=32)
@@ -70,13 +72,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model.eval()
     t_infer = median_step_seconds(infer, args.steps, args.warmup, device)
     n_params = sum(q.numel() for q in model.parameters())
+    n_trained = sum(q.numel() for q in trainable)
     print(f"AdaCE-I, DINOv2 ViT-S/14 ({args.backbone_layers} blocks, {n_params:,} parameters, "
-          f"{sum(q.numel() for q in trainable):,} trained: {args.finetune}), "
+          f"{n_trained:,} trained: {args.finetune}), "
           f"{args.image_size} px, batch {args.batch} x {args.chans} x {args.times}; "
           f"{args.threads} thread(s), device {args.device}, {args.dtype}")
     print(f"train step: {t_train:.3f} s/step, {args.batch / t_train:.1f} windows/s")
     print(f"inference: {t_infer:.3f} s/batch, {args.batch / t_infer:.1f} windows/s")
-    return {"train_s": t_train, "infer_s": t_infer, "params": n_params}
+    return {"train_s": t_train, "infer_s": t_infer, "params": n_params, "trained": n_trained}
 
 
 if __name__ == "__main__":

@@ -68,13 +68,14 @@ def main(argv: list[str] | None = None) -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
+    windows = torch.randn(args.windows, args.chans, args.length, device=device)
+
     def extract():
         with torch.no_grad(), autocast(device, args.dtype):
             extract_latents(model, windows, 200)
 
     t_train = median_step_seconds(train_step, args.steps, args.warmup, device)
     model.eval()
-    windows = torch.randn(args.windows, args.chans, args.length, device=device)
     t_extract = median_step_seconds(extract, args.steps, args.warmup, device)
 
     pools = args.length // 200

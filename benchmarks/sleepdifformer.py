@@ -130,6 +130,8 @@ def _child(name, mode, args, queue):
 
 
 def main(argv=None) -> list[dict]:
+    from eegkit.utils.timing import DTYPES
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=16, help="sequences per batch (16)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs per sequence (20)")
@@ -137,7 +139,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+    parser.add_argument("--dtype", default="float32", choices=list(DTYPES),
                         help="autocast precision of every step (float32: none)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--modes", nargs="+", default=["train", "infer", "attention"],

@@ -39,6 +39,6 @@ def test_adace_step_trains_the_chosen_weights(finetune, capsys):
         "--threads", str(torch.get_num_threads())])
     out = capsys.readouterr().out
     assert result["train_s"] > 0 and result["infer_s"] > 0
-    trained = int(out.split(" trained: ")[0].rsplit(", ", 1)[1].replace(",", ""))
-    assert (trained == result["params"]) == (finetune == "full")
+    assert (result["trained"] == result["params"]) == (finetune == "full")
+    assert f'{result["trained"]:,} trained: {finetune}' in out
     assert "28 px, batch 2 x 9 x 128" in out
