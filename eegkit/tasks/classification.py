@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -28,6 +29,31 @@ def merged_classes(n_outputs: int | None, merge_classes: list[int] | None) -> in
 def merge_targets(y: torch.Tensor, merge_classes: list[int] | None) -> torch.Tensor:
     """Labels ``y`` mapped through ``merge_classes`` (unchanged when it is ``None``)."""
     return y if merge_classes is None else torch.as_tensor(merge_classes, device=y.device)[y]
+
+
+def class_weights_from(spec: list[float] | str | None, module: L.LightningModule,
+                       n_classes: int, merge_classes: list[int] | None) -> torch.Tensor | None:
+    """Cross-entropy class weights: ``None``, a list (one weight per class), or
+    ``"balanced"``: ``n / (n_classes * n_c)`` from the training split's labels (after
+    ``merge_classes``), read from the trainer's datamodule ``train_labels``."""
+    if spec is None:
+        return None
+    if spec != "balanced":
+        if isinstance(spec, str) or len(spec) != n_classes:
+            raise ValueError(f"class_weights must be 'balanced' or {n_classes} numbers, "
+                             f"got {spec!r}")
+        return torch.as_tensor(spec, dtype=torch.float32)
+    labels = getattr(getattr(module._trainer, "datamodule", None), "train_labels", None)
+    if labels is None:
+        raise ValueError("class_weights='balanced' needs a datamodule with train_labels "
+                         "(WindowDataModule); give one weight per class instead")
+    y = merge_targets(torch.as_tensor(np.asarray(labels)), merge_classes)
+    counts = torch.bincount(y, minlength=n_classes).double()
+    if (counts == 0).any():
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"class_weights='balanced': class(es) {missing} have no training "
+                         "window")
+    return (len(y) / (n_classes * counts)).float()
 
 
 def dims_from_datamodule(module: L.LightningModule, required: tuple[str, ...],
@@ -56,7 +82,7 @@ class ClassificationTask(L.LightningModule):
     Input dimensions that are not given are read from the datamodule (its ``n_chans``,
     ``n_times``, ``sfreq``, ``n_outputs``, ``class_names`` and ``ch_names`` attributes) when
     Lightning calls :meth:`configure_model`, and stored in the hyper-parameters, so a checkpoint
-    rebuilds itself and knows the input it expects (:func:`eegkit.predict.load_model`).
+    rebuilds itself and knows the input it expects (:func:`eegkit.inference.load_model`).
 
     Parameters
     ----------
@@ -72,6 +98,10 @@ class ClassificationTask(L.LightningModule):
         AdamW (decoupled weight decay) or Adam (L2 penalty, as in the SleepDIFFormer paper).
     label_smoothing : float
         Cross-entropy label smoothing.
+    class_weights : list of float or "balanced", optional
+        Cross-entropy weight per (merged) class; ``"balanced"`` weighs each class by
+        ``n / (n_classes * n_c)`` of the training split (the datamodule's ``train_labels``),
+        for imbalanced tasks such as seizure vs rest.
     scheduler : {"cosine", "linear", "onecycle", "none"}
         Learning-rate schedule over all training steps (:mod:`eegkit.tasks.schedules`).
     warmup_fraction : float
@@ -109,6 +139,7 @@ class ClassificationTask(L.LightningModule):
         preprocessing: dict[str, Any] | None = None,
         warmup_fraction: float = 0.0,
         merge_classes: list[int] | None = None,
+        class_weights: list[float] | str | None = None,
     ):
         super().__init__()
         check_schedule(scheduler)
@@ -119,6 +150,7 @@ class ClassificationTask(L.LightningModule):
         merged_classes(n_outputs, merge_classes)  # checks the lengths agree
         self.save_hyperparameters()
         self.net: torch.nn.Module | None = None
+        self.class_weight: torch.Tensor | None = None  # resolved when fit starts
         # built now when the input is known (merged classes also give the number of outputs),
         # otherwise in configure_model, from the datamodule
         if self.n_classes is not None and all(
@@ -150,6 +182,13 @@ class ClassificationTask(L.LightningModule):
         dims_from_datamodule(self, _DIMS, self._FROM_DATA)
         self._build()
 
+    def on_fit_start(self) -> None:
+        # after configure_model, so the number of classes is known; the datamodule has the
+        # training labels that "balanced" counts
+        self.class_weight = class_weights_from(
+            self.hparams.get("class_weights"), self, self.n_classes,
+            self.hparams.get("merge_classes"))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
@@ -162,7 +201,9 @@ class ClassificationTask(L.LightningModule):
 
     def _step(self, batch):
         logits = self(batch["x"])
-        loss = F.cross_entropy(logits, batch["y"], label_smoothing=self.hparams.label_smoothing)
+        weight = None if self.class_weight is None else self.class_weight.to(logits.device)
+        loss = F.cross_entropy(logits, batch["y"], weight=weight,
+                               label_smoothing=self.hparams.label_smoothing)
         return loss, logits
 
     def training_step(self, batch, batch_idx):

@@ -161,8 +161,7 @@ class EEGDMLatentDataModule(L.LightningDataModule):
     @property
     def train_labels(self) -> np.ndarray:
         """Labels of the training split (for class weights such as BCE's ``pos_weight``)."""
-        self.setup()
-        return np.asarray(self.windows.windows.y)[self.windows.split_index["train"]]
+        return self.windows.train_labels
 
     @property
     def latent_shape(self) -> tuple[int, ...]:

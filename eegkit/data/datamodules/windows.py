@@ -252,6 +252,12 @@ class WindowDataModule(L.LightningDataModule):
             for name, idx in self.split_index.items()
         }
 
+    @property
+    def train_labels(self) -> np.ndarray:
+        """Labels of the training split (for class weights such as ``"balanced"``)."""
+        self.setup()
+        return np.asarray(self.windows.y)[self.split_index["train"]]
+
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         self.setup()
         return DataLoader(self._datasets[name], batch_size=self.hparams.batch_size,
