@@ -17,17 +17,18 @@ any EDF/EDF+ file (:func:`input_files`: or every EDF under a folder); no label f
   flat or non-finite stretch of a channel, or the incomplete last 30 s) keeps its row with an
   empty stage (``Sleep stage ?`` in the EDF+) and is a gap in the hypnogram.
 - A window classifier (:class:`~eegkit.tasks.classification.ClassificationTask`, or EEGDM's
-  :class:`~eegkit.tasks.eegdm.EEGDMFinetuneTask`, whose backbone checkpoint must then be where
-  it was in training): windows of the model's length every ``--stride`` seconds (default: one
-  window) over the whole recording, the last one aligned to the recording's end so that the
-  tail is labelled too; the channels and conditioning of the generic ``edf`` reader it was
-  trained with are repeated. Written: ``<name>_windows.csv`` and ``<name>_windows.edf``.
+  :class:`~eegkit.tasks.eegdm.EEGDMFinetuneTask`, which carries its frozen backbone):
+  windows of the model's length every ``--stride`` seconds (default: one window) over the
+  whole recording, the last one aligned to the recording's end so that the tail is labelled
+  too; the channels and conditioning of the generic ``edf`` reader it was trained with are
+  repeated. Written: ``<name>_windows.csv`` and ``<name>_windows.edf``.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import importlib
 import logging
 import math
@@ -39,6 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from eegkit.cache import default_root, publish_atomically
 from eegkit.data import dataset_info, list_datasets
 from eegkit.data.edf_writer import write_edf
 from eegkit.data.pipelines.sleep import SleepConfig, condition_epochs
@@ -56,7 +58,7 @@ from eegkit.data.types import EPOCH_SEC, STAGES, UNSCORED, DataError, Recording
 from eegkit.models import model_info
 from eegkit.reports import plot_hypnogram
 from eegkit.tasks.classification import ClassificationTask
-from eegkit.tasks.eegdm import EEGDMFinetuneTask
+from eegkit.tasks.eegdm import EMBEDDED_BACKBONE, EEGDMFinetuneTask
 from eegkit.tasks.sleep_staging import SleepStagingTask
 
 log = logging.getLogger(__name__)
@@ -93,16 +95,17 @@ def load_model(ckpt: str | Path, map_location: str | torch.device = "cpu") -> L.
     Works for :class:`~eegkit.tasks.sleep_staging.SleepStagingTask`,
     :class:`~eegkit.tasks.classification.ClassificationTask` and
     :class:`~eegkit.tasks.eegdm.EEGDMFinetuneTask` checkpoints (and subclasses trained through
-    LightningCLI). An EEGDM checkpoint holds the LFT only: its frozen backbone is read from the
-    ``backbone_ckpt`` path recorded in training. Its ``hparams`` say what input it expects:
-    ``n_chans``, ``n_times``, ``sfreq``, ``class_names``, ``ch_names`` and ``preprocessing``
-    (when the datamodule gave them) and, for sleep staging, ``seq_len``.
+    LightningCLI). An EEGDM checkpoint reads its frozen backbone from the ``backbone_ckpt``
+    path recorded in training, or, when that file does not exist (the checkpoint was moved to
+    another machine), from the copy the checkpoint carries. Its ``hparams`` say what input it
+    expects: ``n_chans``, ``n_times``, ``sfreq``, ``class_names``, ``ch_names`` and
+    ``preprocessing`` (when the datamodule gave them) and, for sleep staging, ``seq_len``.
 
     Raises
     ------
     DataError
         When ``ckpt`` is missing or is not a Lightning checkpoint of an eegkit task, or when
-        the backbone checkpoint of an EEGDM model is missing.
+        an EEGDM model's backbone checkpoint is missing and not carried by ``ckpt``.
 
     Notes
     -----
@@ -119,12 +122,28 @@ def load_model(ckpt: str | Path, map_location: str | torch.device = "cpu") -> L.
     except Exception as err:  # unpickling or a missing key: not a checkpoint of ours
         raise DataError(ckpt, f"not an eegkit task checkpoint ({type(err).__name__}: {err})"
                         ) from None
+    overrides = {}
     backbone = hparams.get("backbone_ckpt")
     if backbone is not None and not Path(backbone).is_file():
-        raise DataError(ckpt, f"its EEGDM backbone checkpoint {backbone} does not exist (the "
-                              "LFT checkpoint does not hold the frozen backbone)")
-    model = cls.load_from_checkpoint(ckpt, map_location=map_location)
+        if EMBEDDED_BACKBONE not in checkpoint:
+            raise DataError(ckpt, f"its EEGDM backbone checkpoint {backbone} does not exist, "
+                                  "and the LFT checkpoint does not hold the frozen backbone "
+                                  "(written before eegkit embedded it)")
+        overrides["backbone_ckpt"] = str(_extract_backbone(ckpt, checkpoint[EMBEDDED_BACKBONE]))
+    model = cls.load_from_checkpoint(ckpt, map_location=map_location, **overrides)
     return model.eval()
+
+
+def _extract_backbone(ckpt: Path, record: dict) -> Path:
+    """The backbone embedded in LFT checkpoint ``ckpt`` as a file that
+    :func:`~eegkit.models.eegdm_ssmdp.load_backbone` reads, written once (atomically) under
+    the eegkit cache, keyed by the checkpoint's content."""
+    digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16]
+    folder = default_root() / "eegdm_backbones" / digest
+    if not (folder / "backbone.ckpt").is_file():
+        with publish_atomically(folder, complete="backbone.ckpt") as tmp:
+            torch.save(record, tmp / "backbone.ckpt")
+    return folder / "backbone.ckpt"
 
 
 def _is_sleep(model: L.LightningModule) -> bool:

@@ -188,6 +188,9 @@ def eegdm_ssmdp(n_chans: int = 22, n_outputs: int = 1, n_times: int | None = Non
                  **kwargs)
 
 
+_EMA_PREFIX = "ema.model."  # the pretraining task's EMA copy: the weights the backbone uses
+
+
 def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
     """The frozen EMA backbone of a pretraining checkpoint and its hyper-parameters.
 
@@ -202,7 +205,7 @@ def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
     backbone = SSMDP(n_channels=hp["n_chans"], rate=hp["train_sfreq"] / hp["sfreq"],
                      scale=hp["scale"], mu=hp["mu"], train_sfreq=hp["train_sfreq"],
                      **(hp.get("backbone_kwargs") or {}))
-    prefix = "ema.model."
+    prefix = _EMA_PREFIX
     # checkpoints written before the last block lost its residual projection hold its (never
     # trained) weights: they are dropped
     stale = f"blocks.{backbone.n_blocks - 1}.res_proj."
@@ -212,4 +215,13 @@ def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
     return backbone.requires_grad_(False).eval(), hp
 
 
-__all__ = ["SSMDP", "SSMDPBlock", "eegdm_ssmdp", "load_backbone", "sinusoidal_embedding"]
+def backbone_record(backbone: SSMDP, hparams: dict[str, Any]) -> dict[str, Any]:
+    """The part of a pretraining checkpoint that :func:`load_backbone` reads: the
+    hyper-parameters and the (EMA) backbone weights. Saved with ``torch.save`` it is a file
+    that :func:`load_backbone` loads like the original checkpoint."""
+    return {"hyper_parameters": dict(hparams),
+            "state_dict": {_EMA_PREFIX + k: v.detach().cpu().clone()
+                           for k, v in backbone.state_dict().items()}}
+
+__all__ = ["SSMDP", "SSMDPBlock", "backbone_record", "eegdm_ssmdp", "load_backbone",
+           "sinusoidal_embedding"]

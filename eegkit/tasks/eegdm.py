@@ -35,7 +35,7 @@ from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 from eegkit.diffusion import EMA, GaussianDiffusion
 from eegkit.metrics import classification_metrics
 from eegkit.models.eegdm_lft import LatentFusionTransformer, raw_latents
-from eegkit.models.eegdm_ssmdp import SSMDP, load_backbone
+from eegkit.models.eegdm_ssmdp import SSMDP, backbone_record, load_backbone
 from eegkit.tasks.classification import dims_from_datamodule, merge_targets, merged_classes
 from eegkit.tasks.schedules import with_schedule
 
@@ -226,6 +226,10 @@ def eegdm_metrics(n_classes: int, prefix: str = "") -> tuple[MetricCollection, M
     return classification_metrics(n_classes, prefix), MetricCollection(scores, prefix=prefix)
 
 
+#: Checkpoint key of the frozen backbone an EEGDM LFT checkpoint carries.
+EMBEDDED_BACKBONE = "eegdm_backbone"
+
+
 class EEGDMFinetuneTask(_StepEMATask):
     """The LFT on backbone latents: EEGDM's classification stage.
 
@@ -313,8 +317,9 @@ class EEGDMFinetuneTask(_StepEMATask):
 
     def _build(self) -> None:
         hp = self.hparams
-        backbone, _ = load_backbone(hp.backbone_ckpt)
-        # Kept outside the module tree: frozen, not trained, not saved in our checkpoints.
+        backbone, self._backbone_hparams = load_backbone(hp.backbone_ckpt)
+        # Kept outside the module tree: frozen and not trained; checkpoints carry it apart
+        # from the LFT's weights (on_save_checkpoint).
         self.__dict__["backbone"] = backbone
         if hp.loss == "bce" and self.n_classes != 2:
             raise ValueError(f"loss 'bce' needs two classes, got {self.n_classes}")
@@ -346,6 +351,13 @@ class EEGDMFinetuneTask(_StepEMATask):
         if n_pos == 0:
             raise ValueError("pos_weight='auto': the training split has no positive window")
         return (len(y) - n_pos) / n_pos
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # the frozen backbone travels with the LFT: eegkit.inference.load_model uses it when
+        # the backbone_ckpt path does not exist (another machine, a moved run folder)
+        if self.backbone is not None:
+            checkpoint[EMBEDDED_BACKBONE] = backbone_record(self.backbone,
+                                                            self._backbone_hparams)
 
     def configure_model(self) -> None:
         if self.lft is not None:

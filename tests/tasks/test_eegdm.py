@@ -24,6 +24,7 @@ from eegkit.models import create_model
 from eegkit.models.eegdm_lft import extract_latents
 from eegkit.reports import format_seed_table
 from eegkit.tasks.eegdm import (
+    EMBEDDED_BACKBONE,
     DelayedEarlyStopping,
     EEGDMFinetuneTask,
     EEGDMPretrainTask,
@@ -191,8 +192,8 @@ def test_finetune_on_cached_latents_and_on_the_fly(bonn_folder, pretrained, tmp_
 def test_eegkit_predict_applies_a_finetuned_eegdm_checkpoint_to_an_edf(bonn_folder, pretrained,
                                                                       tmp_path):
     """The LFT checkpoint records its input (one channel "EEG" at 173.61 Hz, 870 samples) and
-    labels new recordings through the backbone it was trained on; without that backbone it
-    says which file is missing."""
+    labels new recordings through the backbone it was trained on, which it carries; an old
+    checkpoint without that copy says which backbone file is missing."""
     _, ckpt = pretrained
     dm = _datamodule(bonn_folder, ckpt, tmp_path / "cache")
     task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=TINY_LFT, merge_classes=[0, 0, 0, 0, 1],
@@ -215,8 +216,18 @@ def test_eegkit_predict_applies_a_finetuned_eegdm_checkpoint_to_an_edf(bonn_fold
     for r in rows:
         assert abs(float(r["p_rest"]) + float(r["p_seizure"]) - 1) < 1e-3
 
+    # on another machine the recorded backbone path does not exist: the copy the checkpoint
+    # carries is used, and gives the same probabilities
     saved = torch.load(lft_ckpt, weights_only=False)
     saved["hyper_parameters"]["backbone_ckpt"] = str(tmp_path / "moved.ckpt")
+    torch.save(saved, tmp_path / "moved_lft.ckpt")
+    moved = load_model(tmp_path / "moved_lft.ckpt")
+    assert moved.hparams.backbone_ckpt != str(tmp_path / "moved.ckpt")
+    x = torch.randn(3, 1, 870) * 50e-6
+    with torch.no_grad():
+        assert torch.equal(moved(x), model(x))
+    # a checkpoint without the copy (written before eegkit embedded it) names the missing file
+    del saved[EMBEDDED_BACKBONE]
     torch.save(saved, tmp_path / "orphan.ckpt")
     with pytest.raises(DataError, match="orphan.ckpt.*backbone checkpoint .*moved.ckpt"):
         load_model(tmp_path / "orphan.ckpt")
