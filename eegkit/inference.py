@@ -20,8 +20,9 @@ any EDF/EDF+ file (:func:`input_files`: or every EDF under a folder); no label f
   :class:`~eegkit.tasks.eegdm.EEGDMFinetuneTask`, which carries its frozen backbone):
   windows of the model's length every ``--stride`` seconds (default: one window) over the
   whole recording, the last one aligned to the recording's end so that the tail is labelled
-  too; the channels and conditioning of the generic ``edf`` reader it was trained with are
-  repeated. Written: ``<name>_windows.csv`` and ``<name>_windows.edf``.
+  too; the channels and conditioning it was trained with are repeated (the generic ``edf``
+  reader's options; TUEV / CHB-MIT: their bipolar montage, derived from referential electrodes
+  when a file has no bipolar channels, and their filters and scale). Written: ``<name>_windows.csv`` and ``<name>_windows.edf``.
 """
 
 from __future__ import annotations
@@ -296,7 +297,7 @@ def predict_windows(model: L.LightningModule, path: Path,
     if not pre:
         log.warning("the checkpoint does not record its conditioning: the signal is only "
                     "resampled to %g Hz", hp["sfreq"])
-    data, sfreq = read_channels(path, channels, pre.get("aliases"))
+    data, sfreq = read_channels(path, channels, pre.get("aliases"), pre.get("bipolar", False))
     config = conditioning(sfreq, out_sfreq=float(hp["sfreq"]), l_freq=pre.get("l_freq"),
                           h_freq=pre.get("h_freq"), notch=pre.get("notch"),
                           scale=pre.get("scale", 1.0))

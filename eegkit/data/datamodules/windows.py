@@ -198,10 +198,12 @@ class WindowDataModule(L.LightningDataModule):
 
     @property
     def preprocessing(self) -> dict | None:
-        """For the generic ``edf`` reader, the channels and conditioning that prediction on a
-        new recording repeats (see :func:`eegkit.predict.predict_file`); ``None`` otherwise."""
+        """The channels and conditioning that prediction on a new recording repeats (see
+        :func:`eegkit.inference.predict_file`): the generic ``edf`` reader's options, or what an
+        event pipeline (TUEV, CHB-MIT) reports; ``None`` for datasets without one (text
+        tables, Bonn)."""
         if self.hparams.dataset != "edf":
-            return None
+            return self._load().meta.get("preprocessing")
         return window_preprocessing(self.hparams.reader_kwargs or {})
 
     # --- data ------------------------------------------------------------------------------

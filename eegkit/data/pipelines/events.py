@@ -112,6 +112,30 @@ def chbmit_bipolar(rec: Recording) -> tuple[np.ndarray, list[str]]:
     return rec.data[[index[c] for c in CHBMIT_CHANNELS]], list(CHBMIT_CHANNELS)
 
 
+def electrode_aliases(electrodes: Iterable[str]) -> dict[str, list[str]]:
+    """Labels an electrode may have in a referential EDF, for reading a bipolar montage from
+    it (:func:`eegkit.data.readers.edf.read_channels` with ``bipolar=True``): TUH's
+    ``EEG <E>-REF`` / ``EEG <E>-LE``, and the same under the electrode's other name (10-20
+    T3/T5/T4/T6 = 10-10 T7/P7/T8/P8). Its bare name needs no alias."""
+    other = {**TCP_ALIASES, **{v: k for k, v in TCP_ALIASES.items()}}
+    aliases = {}
+    for e in electrodes:
+        names = [e, *([other[e]] if e in other else [])]
+        aliases[e] = names[1:] + [f"EEG {n}-{ref}" for n in names for ref in ("REF", "LE")]
+    return aliases
+
+
+def event_preprocessing(reader: str, channels: Sequence[str], config: EventConfig) -> dict:
+    """What prediction on a new recording repeats of an event pipeline: its bipolar channels
+    (derived from referential electrodes when a file lacks them) and the conditioning of
+    ``config``; the ``preprocessing`` a window datamodule over these windows reports."""
+    electrodes = dict.fromkeys(e for c in channels for e in c.split("-"))
+    return {"reader": reader, "channels": list(channels), "bipolar": True,
+            "aliases": electrode_aliases(electrodes), "window_s": config.window_s,
+            "sfreq": config.sfreq, "l_freq": config.l_freq, "h_freq": config.h_freq,
+            "notch": config.notch, "scale": config.scale}
+
+
 # --- windows of one recording -----------------------------------------------------------------
 def tuev_windows(rec: Recording, config: EventConfig = TUEV_CONFIG, unique: bool = False,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -249,11 +273,12 @@ def prepare_tuev(path: str | Path, split: str | None = None, config: EventConfig
     a = _prepare("tuev", Path(path), {"split": split}, config, windows_of, cache_dir,
                  {"unique_events": True} if unique_events else None)
     subject = np.asarray(a["subject"])
+    ch_names = [f"{p}-{q}" for p, q in TCP_MONTAGE]
     return Windows(
         X=a["X"], y=np.asarray(a["y"]), subject=subject, group=subject.copy(),
-        sfreq=config.sfreq, ch_names=[f"{p}-{q}" for p, q in TCP_MONTAGE],
-        classes=list(tuev_reader.CLASSES), domain="tuev",
-        official_split=np.asarray(a["official_split"]),
+        sfreq=config.sfreq, ch_names=ch_names, classes=list(tuev_reader.CLASSES),
+        domain="tuev", official_split=np.asarray(a["official_split"]),
+        meta={"preprocessing": event_preprocessing("tuev", ch_names, config)},
     )
 
 
@@ -295,6 +320,7 @@ def prepare_chbmit(path: str | Path, subjects: Sequence[str] | None = None,
         X=a["X"], y=np.asarray(a["y"]), subject=subject, group=subject.copy(),
         sfreq=config.sfreq, ch_names=list(CHBMIT_CHANNELS),
         classes=list(chbmit_reader.CLASSES), domain="chbmit", official_split=split,
+        meta={"preprocessing": event_preprocessing("chbmit", CHBMIT_CHANNELS, config)},
     )
 
 

@@ -87,31 +87,63 @@ def resolve_channels(source: Path, labels: Sequence[str], channels: Sequence[str
     DataError
         Naming the file, every channel not found and the labels present.
     """
+    return [pair[0] for pair in _channel_sources(source, labels, channels, aliases)]
+
+
+def _find(labels: Sequence[str], name: str, aliases: Mapping[str, Sequence[str]]) -> str | None:
+    # the label of ``name``: its own name first, then each alias in order
+    return next((lab for candidate in (name, *aliases.get(name, ()))
+                 for lab in labels if _matches(lab, candidate)), None)
+
+
+def _channel_sources(source: Path, labels: Sequence[str], channels: Sequence[str],
+                     aliases: Mapping[str, Sequence[str]] | None, bipolar: bool = False,
+                     ) -> list[tuple[str, ...]]:
+    """Per channel, ``(label,)`` or, for a bipolar ``"A-B"`` the file lacks, ``(A, B)``."""
     aliases = aliases or {}
     found, missing = [], []
     for name in channels:
-        label = next((lab for candidate in (name, *aliases.get(name, ()))
-                      for lab in labels if _matches(lab, candidate)), None)
-        (missing if label is None else found).append(name if label is None else label)
+        label = _find(labels, name, aliases)
+        if label is not None:
+            found.append((label,))
+            continue
+        if bipolar and name.count("-") == 1:
+            pair = tuple(_find(labels, e, aliases) for e in name.split("-"))
+            if None not in pair:
+                found.append(pair)
+                continue
+        missing.append(name)
     if missing:
+        wanted = {m: list(aliases.get(m, ())) for m in missing}
+        if bipolar:  # say which electrodes a derivation lacked
+            wanted.update({e: list(aliases.get(e, ())) for m in missing if m.count("-") == 1
+                           for e in m.split("-") if _find(labels, e, aliases) is None})
         raise DataError(source, f"missing required channel(s) {missing} (with aliases "
-                                f"{ {m: list(aliases.get(m, ())) for m in missing} }); "
-                                f"present: {list(labels)}")
+                                f"{wanted}); present: {list(labels)}")
     return found
 
 
 def read_channels(path: Path, channels: Sequence[str],
-                  aliases: Mapping[str, Sequence[str]] | None = None,
+                  aliases: Mapping[str, Sequence[str]] | None = None, bipolar: bool = False,
                   ) -> tuple[np.ndarray, float]:
     """Samples ``(len(channels), n)`` float32 volts of ``channels`` (found as
-    :func:`resolve_channels` says) and their common rate."""
+    :func:`resolve_channels` says) and their common rate.
+
+    With ``bipolar``, a channel ``"A-B"`` that the file does not have is derived as electrode
+    ``A`` minus electrode ``B``, each found by its name or its ``aliases`` (a referential
+    recording read in a bipolar montage, e.g. ``"FP1-F7"`` from ``EEG FP1-REF`` and
+    ``EEG F7-REF``).
+    """
     labels = _header_labels(path)
     if labels is None:  # unparseable header: read_edf raises the DataError that says why
         read_edf(path, None)
         raise DataError(path, "unreadable EDF header")
-    wanted = resolve_channels(path, labels, channels, aliases)
+    sources = _channel_sources(path, labels, channels, aliases, bipolar)
+    wanted = list(dict.fromkeys(label for pair in sources for label in pair))
     data, names, sfreq = read_edf(path, wanted)
-    return data[[names.index(w) for w in wanted]], sfreq
+    row = {label: data[names.index(label)] for label in wanted}
+    return np.stack([row[p[0]] - row[p[1]] if len(p) == 2 else row[p[0]]
+                     for p in sources]).astype(np.float32, copy=False), sfreq
 
 
 def start_time(path: Path) -> datetime.datetime | None:

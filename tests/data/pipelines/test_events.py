@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 from edfio import EdfSignal
 
+from eegkit.cli.predict import main as predict_main
 from eegkit.data import dataset_info, load
 from eegkit.data.datamodules.windows import WindowDataModule, cached_windows
 from eegkit.data.edf_writer import write_edf
@@ -26,9 +29,11 @@ from eegkit.data.pipelines.events import (
     tuev_windows,
 )
 from eegkit.data.readers.chbmit import canonical_labels, read_summary
+from eegkit.data.readers.edf import conditioning, read_channels
 from eegkit.data.readers.tuev import CLASSES as TUEV_CLASSES
 from eegkit.data.readers.tuev import ELECTRODES, read_rec
 from eegkit.data.types import DataError, Recording
+from eegkit.tasks.classification import ClassificationTask
 
 START = datetime.datetime(2010, 1, 1, 10, 0, 0)
 UV = 1e-6
@@ -331,3 +336,53 @@ def test_chbmit_bad_inputs(tmp_path):
         load("chbmit", empty)
     with pytest.raises(DataError, match="no .edf files for subjects"):
         load("chbmit", tmp_path, subjects=["chb05"])
+
+
+# --- prediction on new recordings -------------------------------------------------------------
+def test_tuev_windows_record_how_prediction_reads_a_new_recording(tuev_corpus, tmp_path):
+    """The TUEV pipeline reports its bipolar channels and conditioning; reading a referential
+    TUEV file through that record gives exactly the pipeline's montage and conditioning."""
+    dm = WindowDataModule("tuev", str(tuev_corpus), protocol="official", val_fraction=0.34,
+                          cache_dir=str(tmp_path / "cache"))
+    pre = dm.preprocessing
+    assert pre["channels"] == dm.ch_names and pre["bipolar"] is True
+    assert (pre["sfreq"], pre["l_freq"], pre["h_freq"], pre["notch"], pre["scale"]) == (
+        200.0, 0.1, 75.0, 50.0, 1e4)
+    assert pre["aliases"]["T3"] == ["T7", "EEG T3-REF", "EEG T3-LE", "EEG T7-REF", "EEG T7-LE"]
+    recordings = [load("tuev", tuev_corpus, split="train")[i] for i in (0, 1)]
+    assert [r.ch_names[0] for r in recordings] == ["EEG FP1-REF", "EEG FP1-LE"]
+    for rec in recordings:
+        path = rec.source
+        data, sfreq = read_channels(path, pre["channels"], pre["aliases"], bipolar=True)
+        expected, _ = tcp_bipolar(rec)
+        np.testing.assert_allclose(data, expected, atol=1e-9)
+        config = conditioning(sfreq, pre["sfreq"], pre["l_freq"], pre["h_freq"], pre["notch"],
+                              pre["scale"])
+        np.testing.assert_allclose(condition(data, sfreq, config),
+                                   condition(expected, sfreq, TUEV_CONFIG), atol=1e-5)
+    # without bipolar derivation, or without an electrode, the error names what is missing
+    with pytest.raises(DataError, match=r"missing required channel\(s\) \['FP1-F7'"):
+        read_channels(path, ["FP1-F7"], pre["aliases"])
+    lacking = write_tuev(tmp_path / "lacking", "train", "cccccccc", 1, [], drop="O2")
+    with pytest.raises(DataError, match=r"cccccccc.*\['T6-O2', 'P4-O2'\].*'O2'"):
+        read_channels(lacking, pre["channels"], pre["aliases"], bipolar=True)
+
+
+def test_eegkit_predict_labels_a_tuev_recording_with_a_tuev_trained_model(tuev_corpus, tmp_path):
+    dm = WindowDataModule("tuev", str(tuev_corpus), protocol="official", val_fraction=0.34,
+                          batch_size=4, cache_dir=str(tmp_path / "cache"))
+    task = ClassificationTask("eegnet", scheduler="none")
+    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(task, dm)
+    trainer.save_checkpoint(tmp_path / "tuev.ckpt")
+    new = write_tuev(tmp_path / "new", "eval", "dddddddd", 1, [], seconds=12, reference="LE")
+    written = predict_main(["--ckpt", str(tmp_path / "tuev.ckpt"), "--input", str(new),
+                            "--out", str(tmp_path / "out")])
+    assert [p.name for p in written] == ["dddddddd_00000001_windows.csv",
+                                         "dddddddd_00000001_windows.edf"]
+    rows = list(csv.DictReader(open(written[0])))
+    assert [float(r["onset_s"]) for r in rows] == [0.0, 5.0, 7.0]  # 5-s windows, tail aligned
+    assert {r["label"] for r in rows} <= set(TUEV_CLASSES)
+    for r in rows:
+        assert sum(float(r[f"p_{c}"]) for c in TUEV_CLASSES) == pytest.approx(1, abs=1e-3)
