@@ -22,7 +22,8 @@ any EDF/EDF+ file (:func:`input_files`: or every EDF under a folder); no label f
   whole recording, the last one aligned to the recording's end so that the tail is labelled
   too; the channels and conditioning it was trained with are repeated (the generic ``edf``
   reader's options; TUEV / CHB-MIT: their bipolar montage, derived from referential electrodes
-  when a file has no bipolar channels, and their filters and scale). Written: ``<name>_windows.csv`` and ``<name>_windows.edf``.
+  when a file has no bipolar channels, and their filters and scale). Written:
+  ``<name>_windows.csv`` and ``<name>_windows.edf``.
 """
 
 from __future__ import annotations

@@ -141,7 +141,9 @@ def read_channels(path: Path, channels: Sequence[str],
     sources = _channel_sources(path, labels, channels, aliases, bipolar)
     wanted = list(dict.fromkeys(label for pair in sources for label in pair))
     data, names, sfreq = read_edf(path, wanted)
-    row = {label: data[names.index(label)] for label in wanted}
+    # MNE numbers a repeated label (CHB-MIT's T8-P8 reads as T8-P8-0 and T8-P8-1): the first
+    mne_name = {label: f"{label}-0" if labels.count(label) > 1 else label for label in wanted}
+    row = {label: data[names.index(mne_name[label])] for label in wanted}
     return np.stack([row[p[0]] - row[p[1]] if len(p) == 2 else row[p[0]]
                      for p in sources]).astype(np.float32, copy=False), sfreq
 

@@ -28,7 +28,8 @@ from eegkit.data.pipelines.events import (
     tcp_index,
     tuev_windows,
 )
-from eegkit.data.readers.chbmit import canonical_labels, read_summary
+from eegkit.data.readers._psg import canonical_labels
+from eegkit.data.readers.chbmit import read_summary
 from eegkit.data.readers.edf import conditioning, read_channels
 from eegkit.data.readers.tuev import CLASSES as TUEV_CLASSES
 from eegkit.data.readers.tuev import ELECTRODES, read_rec
@@ -298,6 +299,11 @@ def test_chbmit_repeated_labels_and_segments(tmp_path):
     assert w.y.tolist() == [0] * 6 + [0, 0, 1, 1, 0, 0] + [1, 0, 0, 0, 1, 1]
     assert w.official_split.tolist() == ["train"] * 12 + ["test"] * 6
     assert w.classes == ["background", "seizure"]
+    # prediction reads the file's bipolar channels (the first T8-P8) and conditions as here
+    pre = w.meta["preprocessing"]
+    assert pre["channels"] == list(CHBMIT_CHANNELS) and (pre["notch"], pre["l_freq"]) == (60, 0.5)
+    data, sfreq = read_channels(rec.source, pre["channels"], pre["aliases"], bipolar=True)
+    np.testing.assert_array_equal(data, bipolar)
     with pytest.raises(DataError, match=r"test subjects \['chb99'\]"):
         prepare_chbmit(root, test_subjects=["chb99"], cache_dir=tmp_path / "cache")
 
