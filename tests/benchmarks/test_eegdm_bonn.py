@@ -46,7 +46,7 @@ class _Data(L.LightningDataModule):
 
 
 def _epochs(eegdm_bonn, tmp_path, start_epoch):
-    args = argparse.Namespace(max_epochs=30, patience=2, start_epoch=start_epoch)
+    args = argparse.Namespace(max_epochs=30, patience=2, start_epoch=start_epoch, balanced=False)
     result = eegdm_bonn.fit_and_test(args, _FlatKappa(), _Data(), tmp_path / str(start_epoch))
     assert result["kappa"] == pytest.approx(0.5)
     return result["epochs"]
@@ -57,6 +57,24 @@ def test_early_stopping_counts_patience_from_the_start_epoch(eegdm_bonn, tmp_pat
     delayed = _epochs(eegdm_bonn, tmp_path, start_epoch=7)
     assert plain < 30  # a flat κ stops training after the patience
     assert delayed - plain == 7
+
+
+class _TwoScores(_FlatKappa):
+    """Validation κ best at epoch 1, balanced accuracy best at epoch 3."""
+
+    def validation_step(self, batch, batch_idx):
+        epoch = self.current_epoch
+        self.log("val/kappa", [0.9, 0.2, 0.3, 0.1, 0.1, 0.1][epoch])
+        self.log("val/bacc", [0.5, 0.6, 0.9, 0.7, 0.7, 0.7][epoch])
+
+
+@pytest.mark.parametrize(("balanced", "best_epoch"), [(False, 1), (True, 3)])
+def test_balanced_runs_stop_and_keep_the_best_validation_bacc(eegdm_bonn, tmp_path, balanced,
+                                                               best_epoch):
+    args = argparse.Namespace(max_epochs=6, patience=2, start_epoch=0, balanced=balanced)
+    result = eegdm_bonn.fit_and_test(args, _TwoScores(), _Data(), tmp_path / str(balanced))
+    assert result["best_epoch"] == best_epoch
+    assert result["epochs"] == best_epoch + 2  # stopped after the patience
 
 
 def test_the_defaults_are_the_papers_stopping_rule(eegdm_bonn, monkeypatch, tmp_path):
