@@ -56,13 +56,14 @@ def test_balanced_class_weights_come_from_the_training_labels_after_merging():
     assert task.class_weight.tolist() == pytest.approx([8 / (3 * 6), 8 / 3, 8 / 3])
     merged = _fit_one_step(class_weights="balanced", merge_classes=[0, 1, 1])
     assert merged.class_weight.tolist() == pytest.approx([8 / (2 * 6), 8 / (2 * 2)])
-    # the loss is the weighted cross-entropy
-    batch = {"x": torch.randn(4, 2, 128), "y": torch.tensor([0, 1, 1, 0])}
-    with torch.no_grad():
-        loss, logits = merged._step(batch)
-    expected = F.cross_entropy(logits, batch["y"], weight=torch.tensor([8 / 12, 2.0]))
-    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
-    assert float(loss) != pytest.approx(float(F.cross_entropy(logits, batch["y"])), rel=1e-3)
+    # the loss is the weighted cross-entropy (fixed logits: per-window losses that differ)
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
+    merged.forward = lambda x: logits
+    y = torch.tensor([0, 1, 1, 0])
+    loss, _ = merged._step({"x": torch.zeros(4, 2, 128), "y": y})
+    expected = F.cross_entropy(logits, y, weight=torch.tensor([8 / 12, 2.0]))
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    assert abs(float(loss) - float(F.cross_entropy(logits, y))) > 0.1  # 1.01 vs 1.20
 
 
 def test_explicit_and_bad_class_weights():
