@@ -36,7 +36,8 @@ def test_two_rank_ddp_sees_disjoint_domain_balanced_batches(tiny_corpus, tmp_pat
                          batch_size=2, train_batches_per_epoch=2, seed=0)
     task = SleepStagingTask("chambon2018_seq", lr=1e-3)
     trainer = L.Trainer(
-        strategy="ddp_fork", accelerator="cpu", devices=2, max_epochs=2,
+        # spawn, not fork: a fork after earlier tests ran torch ops hangs under OMP_NUM_THREADS=1
+        strategy="ddp_spawn", accelerator="cpu", devices=2, max_epochs=2,
         use_distributed_sampler=False, limit_val_batches=0, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         callbacks=[RecordBatches(tmp_path)],
