@@ -205,12 +205,11 @@ def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
     backbone = SSMDP(n_channels=hp["n_chans"], rate=hp["train_sfreq"] / hp["sfreq"],
                      scale=hp["scale"], mu=hp["mu"], train_sfreq=hp["train_sfreq"],
                      **(hp.get("backbone_kwargs") or {}))
-    prefix = _EMA_PREFIX
     # checkpoints written before the last block lost its residual projection hold its (never
     # trained) weights: they are dropped
     stale = f"blocks.{backbone.n_blocks - 1}.res_proj."
-    state = {k.removeprefix(prefix): v for k, v in ckpt["state_dict"].items()
-             if k.startswith(prefix) and not k.removeprefix(prefix).startswith(stale)}
+    state = {k.removeprefix(_EMA_PREFIX): v for k, v in ckpt["state_dict"].items()
+             if k.startswith(_EMA_PREFIX) and not k.removeprefix(_EMA_PREFIX).startswith(stale)}
     backbone.load_state_dict(state)
     return backbone.requires_grad_(False).eval(), hp
 
@@ -222,6 +221,7 @@ def backbone_record(backbone: SSMDP, hparams: dict[str, Any]) -> dict[str, Any]:
     return {"hyper_parameters": dict(hparams),
             "state_dict": {_EMA_PREFIX + k: v.detach().cpu().clone()
                            for k, v in backbone.state_dict().items()}}
+
 
 __all__ = ["SSMDP", "SSMDPBlock", "backbone_record", "eegdm_ssmdp", "load_backbone",
            "sinusoidal_embedding"]

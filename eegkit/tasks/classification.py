@@ -31,6 +31,17 @@ def merge_targets(y: torch.Tensor, merge_classes: list[int] | None) -> torch.Ten
     return y if merge_classes is None else torch.as_tensor(merge_classes, device=y.device)[y]
 
 
+def training_labels(module: L.LightningModule, merge_classes: list[int] | None,
+                    option: str) -> torch.Tensor:
+    """The (merged) labels of the training split, from the trainer's datamodule
+    ``train_labels``; ``option`` names the setting that needs them in the error."""
+    labels = getattr(getattr(module._trainer, "datamodule", None), "train_labels", None)
+    if labels is None:
+        raise ValueError(f"{option} needs a datamodule with train_labels (WindowDataModule, "
+                         "EEGDMLatentDataModule); give the weight(s) as numbers instead")
+    return merge_targets(torch.as_tensor(np.asarray(labels)), merge_classes)
+
+
 def class_weights_from(spec: list[float] | str | None, module: L.LightningModule,
                        n_classes: int, merge_classes: list[int] | None) -> torch.Tensor | None:
     """Cross-entropy class weights: ``None``, a list (one weight per class), or
@@ -43,11 +54,7 @@ def class_weights_from(spec: list[float] | str | None, module: L.LightningModule
             raise ValueError(f"class_weights must be 'balanced' or {n_classes} numbers, "
                              f"got {spec!r}")
         return torch.as_tensor(spec, dtype=torch.float32)
-    labels = getattr(getattr(module._trainer, "datamodule", None), "train_labels", None)
-    if labels is None:
-        raise ValueError("class_weights='balanced' needs a datamodule with train_labels "
-                         "(WindowDataModule); give one weight per class instead")
-    y = merge_targets(torch.as_tensor(np.asarray(labels)), merge_classes)
+    y = training_labels(module, merge_classes, "class_weights='balanced'")
     counts = torch.bincount(y, minlength=n_classes).double()
     if (counts == 0).any():
         missing = torch.nonzero(counts == 0).flatten().tolist()

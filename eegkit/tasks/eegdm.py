@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import EarlyStopping
@@ -36,7 +35,12 @@ from eegkit.diffusion import EMA, GaussianDiffusion
 from eegkit.metrics import classification_metrics
 from eegkit.models.eegdm_lft import LatentFusionTransformer, raw_latents
 from eegkit.models.eegdm_ssmdp import SSMDP, backbone_record, load_backbone
-from eegkit.tasks.classification import dims_from_datamodule, merge_targets, merged_classes
+from eegkit.tasks.classification import (
+    dims_from_datamodule,
+    merge_targets,
+    merged_classes,
+    training_labels,
+)
 from eegkit.tasks.schedules import with_schedule
 
 
@@ -342,11 +346,7 @@ class EEGDMFinetuneTask(_StepEMATask):
         weight = self.hparams.pos_weight
         if self.hparams.loss != "bce" or weight != "auto":
             return None if weight is None else float(weight)
-        labels = getattr(getattr(self._trainer, "datamodule", None), "train_labels", None)
-        if labels is None:
-            raise ValueError("pos_weight='auto' needs a datamodule with train_labels "
-                             "(EEGDMLatentDataModule); give pos_weight as a number")
-        y = self._targets(torch.as_tensor(np.asarray(labels)))
+        y = training_labels(self, self.hparams.merge_classes, "pos_weight='auto'")
         n_pos = int(y.sum())
         if n_pos == 0:
             raise ValueError("pos_weight='auto': the training split has no positive window")

@@ -260,24 +260,6 @@ def _header_labels(path: Path) -> list[str] | None:
         return None
 
 
-# MNE appends a running number to repeated labels ("T8-P8-0", "T8-P8-1").
-_RUNNING_NUMBER = re.compile(r"^(.*)-(\d+)$")
-
-
-def canonical_labels(names: list[str]) -> list[str]:
-    """File labels with MNE's running numbers for repeated labels removed.
-
-    ``["T8-P8-0", "T8-P8-1"]`` → ``["T8-P8", "T8-P8"]``; a genuine label ending in a number
-    is kept (it has no twin with another number).
-    """
-    out = []
-    for name in names:
-        m = _RUNNING_NUMBER.match(name)
-        twins = m and sum(bool(re.fullmatch(re.escape(m[1]) + r"-\d+", n)) for n in names) > 1
-        out.append(m[1] if twins else name)
-    return out
-
-
 def read_edf(path: Path, wanted: Sequence[str] | None) -> tuple[np.ndarray, list[str], float]:
     """Samples (float32, volts as MNE scales them), labels and rate of channels of an EDF.
 

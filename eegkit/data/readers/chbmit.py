@@ -16,7 +16,7 @@ import numpy as np
 
 from eegkit.data import register_dataset
 from eegkit.data.readers._files import LazyRecordings
-from eegkit.data.readers._psg import canonical_labels, find_files, read_edf
+from eegkit.data.readers._psg import find_files, read_edf
 from eegkit.data.types import EVENT_DTYPE, DataError, Recording
 
 CLASSES: tuple[str, ...] = ("background", "seizure")
@@ -28,6 +28,8 @@ _SEIZURE_TIME = re.compile(
     r"^Seizure(?:\s+\d+)?\s+(Start|End)\s+Time\s*:\s*(\d+(?:\.\d+)?)\s*(?:seconds?|s)?\s*$",
     re.IGNORECASE,
 )
+# MNE appends a running number to repeated labels ("T8-P8-0", "T8-P8-1").
+_RUNNING_NUMBER = re.compile(r"^(.*)-(\d+)$")
 
 
 def read_summary(path: Path) -> dict[str, np.ndarray]:
@@ -72,6 +74,20 @@ def read_summary(path: Path) -> dict[str, np.ndarray]:
             raise DataError(path, f"{name}: 'Number of Seizures in File: {declared[name]}' but "
                                   f"{len(arr)} start/end pair(s) listed")
         out[name] = arr
+    return out
+
+
+def canonical_labels(names: list[str]) -> list[str]:
+    """File labels with MNE's running numbers for repeated labels removed.
+
+    ``["T8-P8-0", "T8-P8-1"]`` → ``["T8-P8", "T8-P8"]``; a genuine label ending in a number
+    is kept (it has no twin with another number).
+    """
+    out = []
+    for name in names:
+        m = _RUNNING_NUMBER.match(name)
+        twins = m and sum(bool(re.fullmatch(re.escape(m[1]) + r"-\d+", n)) for n in names) > 1
+        out.append(m[1] if twins else name)
     return out
 
 

@@ -28,8 +28,7 @@ from eegkit.data.pipelines.events import (
     tcp_index,
     tuev_windows,
 )
-from eegkit.data.readers._psg import canonical_labels
-from eegkit.data.readers.chbmit import read_summary
+from eegkit.data.readers.chbmit import canonical_labels, read_summary
 from eegkit.data.readers.edf import conditioning, read_channels
 from eegkit.data.readers.tuev import CLASSES as TUEV_CLASSES
 from eegkit.data.readers.tuev import ELECTRODES, read_rec
