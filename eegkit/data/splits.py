@@ -28,11 +28,14 @@ def group_holdout(
     """Split indices so that a ``fraction`` of the *groups* (not items) is held out.
 
     Returns ``(keep_idx, holdout_idx)``; at least one group goes to each side when there are
-    two or more groups.
+    two or more groups and ``fraction > 0``. ``fraction = 0`` holds out nothing (a refit on the
+    whole pool).
     """
     groups = np.asarray(groups)
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return np.arange(len(groups)), np.zeros(0, dtype=np.int64)
     uniq = np.unique(groups)
     if len(uniq) < 2:
         raise DataError(None, f"cannot hold out a fraction of {len(uniq)} group(s): need >= 2")

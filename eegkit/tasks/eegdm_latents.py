@@ -95,7 +95,7 @@ class EEGDMLatentDataModule(L.LightningDataModule):
         :data:`eegkit.data.pipelines.events.CHBMIT_TCP_INDEX` for CHB-MIT on a TUEV-pretrained
         backbone.
     dataset, path, protocol, val_fraction, test_fraction, seed, reader_kwargs, cache_dir
-        As for the window datamodule (same split).
+        As for the window datamodule (same split; ``val_fraction=0``: no validation).
     batch_size, num_workers : int
     t_extract : int
         Diffusion step given to the backbone (EEGDM: 1, clean input).
@@ -142,6 +142,7 @@ class EEGDMLatentDataModule(L.LightningDataModule):
     class_names = property(lambda self: self.windows.class_names)
     ch_names = property(lambda self: self.windows.ch_names)
     preprocessing = property(lambda self: self.windows.preprocessing)
+    has_validation = property(lambda self: self.windows.has_validation)
 
     def setup(self, stage: str | None = None) -> None:
         if self._datasets:
@@ -178,7 +179,7 @@ class EEGDMLatentDataModule(L.LightningDataModule):
         return self._loader("train", True)
 
     def val_dataloader(self):
-        return self._loader("val", False)
+        return self._loader("val", False) if self.has_validation else []
 
     def test_dataloader(self):
         return self._loader("test", False)

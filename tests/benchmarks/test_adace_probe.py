@@ -80,7 +80,7 @@ def test_every_task_has_a_feature_task_for_its_dataset(task):
 
 @pytest.mark.parametrize("run", ["har-official/eegnet", "bonn-group/eegnet",
                                  "har-random/image-partial", "bonn-group/text-partial",
-                                 "har-official/image-full"])
+                                 "har-official/image-full", "har-official/image-full-refit"])
 def test_results_runs_parse_with_early_stopping_or_their_finetuning(run, tmp_path,
                                                                       monkeypatch):
     from lightning.pytorch.callbacks import EarlyStopping
@@ -99,7 +99,25 @@ def test_results_runs_parse_with_early_stopping_or_their_finetuning(run, tmp_pat
         assert stops[0].patience == 10 and cli.trainer.max_epochs == 200
     else:
         kwargs = cli.model.hparams.model_kwargs
-        if run.endswith("full"):
+        if run.endswith("refit"):  # every training subject, a checkpoint per epoch
+            assert cli.datamodule.hparams.val_fraction == 0
+            ckpt = cli.trainer.checkpoint_callback
+            assert ckpt.monitor is None and ckpt.save_top_k == -1
+            assert cli.trainer.limit_val_batches == 0
+        if "full" in run:
             assert kwargs["finetune"] == "full" and kwargs["image_size"] == 84
             return
         assert kwargs["finetune"] == "partial" and kwargs["trainable_blocks"] == 2
+
+
+def test_refit_is_tested_at_the_epoch_validation_chose(tmp_path):
+    results = load_benchmark("adace_results")
+    with pytest.raises(SystemExit, match="run har-official/image-full first"):
+        results.chosen_epoch(tmp_path, "har-official/image-full")
+    ckpts = tmp_path / "har-official_image-full" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    for name in ("best-epoch=002.ckpt", "last.ckpt"):
+        (ckpts / name).touch()
+    assert results.chosen_epoch(tmp_path, "har-official/image-full") == 2
+    assert results.checkpoint_epoch("x/epoch=011.ckpt") == 11
+    assert results.checkpoint_epoch("last.ckpt") is None

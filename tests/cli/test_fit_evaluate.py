@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
@@ -50,6 +51,30 @@ def test_train_evaluate_and_resume_uci_har(shared_data, tmp_path, capsys):
     assert resumed.trainer.ckpt_path == str(last)
     second = torch.load(last, map_location="cpu", weights_only=False)
     assert (second["epoch"], second["global_step"]) == (1, 6)  # continued, not restarted
+
+
+@pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
+def test_refit_without_validation_keeps_a_checkpoint_per_epoch(tmp_path, capsys):
+    from tests.data.readers.test_window_readers import write_har
+
+    layout = {"train": [s for s in (1, 3, 5, 6) for _ in range(4)], "test": [2] * 3}
+    har = write_har(tmp_path, np.random.default_rng(0), layout)
+    out = tmp_path / "refit"
+    common = ["--config", str(CONFIG), "--data.init_args.path", str(har),
+              "--data.init_args.val_fraction", "0", "--data.init_args.batch_size", "4",
+              "--out_dir", str(out), *TINY]
+    cli = train(args=[*common, "--trainer.max_epochs", "2", "--checkpoint.save_top_k", "-1"])
+    printed = capsys.readouterr().out
+    assert "val_fraction is 0" in printed
+    assert [ln.split(":")[0] for ln in printed.splitlines() if ln.startswith("[eegkit] epoch")] \
+        == ["[eegkit] epoch 1/2", "[eegkit] epoch 2/2"]  # one line per epoch, no validation
+    assert len(cli.datamodule.split_index["train"]) == 16  # every training subject
+    ckpts = sorted(p.name for p in (out / "checkpoints").glob("*.ckpt"))
+    assert ckpts == ["epoch=000.ckpt", "epoch=001.ckpt", "last.ckpt"]
+    with pytest.raises(SystemExit, match="pass one as --ckpt_path"):
+        evaluate(args=common)
+    summary = evaluate(args=[*common, "--ckpt_path", str(out / "checkpoints" / ckpts[0])])
+    assert summary["n"] == 3
 
 
 # --- the eegkit console script, bundled configs, readable output ------------------------------

@@ -16,3 +16,5 @@ def test_lodo_and_group_holdout():
     keep, held = group_holdout(groups, 0.2, seed=0)
     assert len(np.intersect1d(groups[keep], groups[held])) == 0
     assert len(np.unique(groups[held])) == 2 and len(keep) + len(held) == 50
+    keep, held = group_holdout(groups, 0.0)
+    assert np.array_equal(keep, np.arange(50)) and len(held) == 0

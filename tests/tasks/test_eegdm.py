@@ -187,6 +187,15 @@ def test_finetune_on_cached_latents_and_on_the_fly(bonn_folder, pretrained, tmp_
     # a new recording has no labels: the same probabilities, no y_true
     unlabelled = task.predict_step({"x": raw}, 0)
     assert "y_true" not in unlabelled and unlabelled["proba"].shape == (4, 2)
+    # val_fraction=0 (a refit): the same test split, training on train + validation
+    refit = EEGDMLatentDataModule(str(ckpt), "bonn", str(bonn_folder), protocol="group",
+                                  val_fraction=0.0, test_fraction=0.25, batch_size=8,
+                                  reader_kwargs={"chunk": CHUNK}, cache_dir=str(tmp_path / "cache"))
+    refit.setup()
+    assert not refit.has_validation and refit.val_dataloader() == []
+    split = dm.windows.split_index
+    assert np.array_equal(refit.windows.split_index["test"], split["test"])
+    assert len(refit.train_labels) == len(split["train"]) + len(split["val"])
 
 
 def test_eegkit_predict_applies_a_finetuned_eegdm_checkpoint_to_an_edf(bonn_folder, pretrained,

@@ -128,7 +128,9 @@ class WindowDataModule(L.LightningDataModule):
         How to split (see the module docstring).
     val_fraction, test_fraction : float
         Held-out fractions (of subjects, windows or groups, depending on ``protocol``);
-        ``test_fraction`` is unused by ``"official"``.
+        ``test_fraction`` is unused by ``"official"``. ``val_fraction=0`` trains on the whole
+        training pool without validation (a refit for an epoch count chosen on an earlier run
+        with validation; the test split is unchanged): ``val_dataloader`` is then empty.
     batch_size, num_workers : int
     seed : int
         Seed of the split.
@@ -166,6 +168,8 @@ class WindowDataModule(L.LightningDataModule):
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.save_hyperparameters()
         self.windows: Windows | None = None
         self.split_index: dict[str, np.ndarray] = {}
@@ -239,9 +243,12 @@ class WindowDataModule(L.LightningDataModule):
         if self._datasets:
             return
         w = self._load()
+        splits = self._split(w)
+        if not self.has_validation:
+            del splits["val"]
         self.split_index = {
             name: check_nonempty(name, idx, f"{self.hparams.dataset} {self.hparams.protocol} split")
-            for name, idx in self._split(w).items()
+            for name, idx in splits.items()
         }
         _, subject_code = np.unique(w.subject, return_inverse=True)
         mean = std = None
@@ -269,7 +276,14 @@ class WindowDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    @property
+    def has_validation(self) -> bool:
+        """False when ``val_fraction=0``: every training window is trained on."""
+        return self.hparams.val_fraction > 0
+
+    def val_dataloader(self) -> DataLoader | list:
+        if not self.has_validation:
+            return []  # Lightning then skips validation
         return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:

@@ -416,11 +416,28 @@ def test_datamodule_protocols_on_har_fixture(tmp_path):
     assert sum(len(b["y"]) for b in dm.predict_dataloader()) == 6
     assert len(list((tmp_path / "cache").glob("windows-uci_har-*"))) == 1
 
+    # val_fraction=0: a refit on every training subject, the same test split, no validation.
+    refit = WindowDataModule("uci_har", str(base), protocol="official", val_fraction=0.0,
+                             batch_size=4, cache_dir=str(tmp_path / "cache"))
+    refit.setup()
+    assert set(refit.split_index) == {"train", "test"} and not refit.has_validation
+    assert len(refit.split_index["train"]) == 20 and refit.val_dataloader() == []
+    assert np.array_equal(refit.split_index["test"], idx["test"])
+    with pytest.raises(ValueError, match="val_fraction must be in"):
+        WindowDataModule("uci_har", str(base), val_fraction=1.0)
+
     rnd = WindowDataModule("uci_har", str(base), protocol="random", test_fraction=0.25,
                            cache_dir=str(tmp_path / "cache"))
     rnd.setup()
     assert (rnd.windows.official_split[rnd.split_index["test"]] == "train").all()
     assert len(rnd.split_index["test"]) == 5  # 25 % of the 20 training windows
+    rnd_refit = WindowDataModule("uci_har", str(base), protocol="random", test_fraction=0.25,
+                                 val_fraction=0.0, cache_dir=str(tmp_path / "cache"))
+    rnd_refit.setup()
+    assert np.array_equal(rnd_refit.split_index["test"], rnd.split_index["test"])
+    assert np.array_equal(np.sort(rnd_refit.split_index["train"]),
+                          np.sort(np.concatenate([rnd.split_index["train"],
+                                                  rnd.split_index["val"]])))
     grp = WindowDataModule("uci_har", str(base), protocol="group",
                            cache_dir=str(tmp_path / "cache"))
     grp.setup()
