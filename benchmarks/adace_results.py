@@ -15,9 +15,9 @@ Runs of each task:
   ``--blocks`` (2) transformer blocks and the new head fine-tuned for ``--epochs`` (1) epochs;
 - ``image-full``: the same, every block fine-tuned (the paper's setting, at a CPU image size);
 - ``image-full-refit``: ``image-full`` again on the whole training split (``val_fraction: 0``,
-  same schedule), tested with its checkpoint at the epoch that validation chose in the
-  ``image-full`` run of the same ``--out-dir`` (run that first): the usual refit once the
-  epoch count is chosen, so no test window is used to choose anything;
+  same schedule, stopped after the epoch that validation chose in the ``image-full`` run of
+  the same ``--out-dir``: run that first), tested with that epoch's checkpoint: the usual
+  refit once the epoch count is chosen, so no test window is used to choose anything;
 - ``text-partial``: AdaCE-T (all-MiniLM-L6-v2, compact number format) likewise.
 
 Every run is ``train.py`` with a config of ``configs/adace`` (or ``configs/baselines``) and the
@@ -49,12 +49,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+import lightning as L  # noqa: E402
 import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eegkit.cli.fit import train  # noqa: E402
+from eegkit.cli.app import fit, make_cli, prepare_args  # noqa: E402
 from eegkit.metrics import summarize  # noqa: E402
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
@@ -123,12 +124,28 @@ def chosen_epoch(out_dir: Path, name: str) -> int:
     return checkpoint_epoch(best[-1])
 
 
+class StopAfterEpoch(L.Callback):
+    """Ends a refit after the epoch that validation chose; the learning-rate schedule still
+    spans ``max_epochs``, as in the run with validation, so the two match up to that epoch."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch >= self.epoch:
+            trainer.should_stop = True
+
+
 def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
             resume: bool = False) -> dict:
     refit_of = name.removesuffix("-refit") if name.endswith("-refit") else None
+    epoch = chosen_epoch(out_dir, refit_of) if refit_of else None
     args = ["--config", config, *overrides, "--out_dir", str(run_dir(out_dir, name))]
     start = time.perf_counter()
-    cli = train(args + QUIET + ["--resume", str(resume).lower()])
+    cli = make_cli(prepare_args(args + QUIET + ["--resume", str(resume).lower()]))
+    if refit_of:
+        cli.trainer.callbacks.append(StopAfterEpoch(epoch))
+    fit(cli)
     trained = time.perf_counter() - start
     task, dm, trainer = cli.model, cli.datamodule, cli.trainer
     resumed = trainer.ckpt_path is not None  # the checkpoint fit restored (predict resets it)
@@ -137,9 +154,8 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
         adapter.reset_stats()
     # the whole test split, with the best checkpoint (early stopping ran past it), or for a
     # refit its checkpoint at the epoch that validation chose
-    ckpt, epoch = "best", None
+    ckpt = "best"
     if refit_of:
-        epoch = chosen_epoch(out_dir, refit_of)
         ckpt = str(run_dir(out_dir, name) / "checkpoints" / f"epoch={epoch:03d}.ckpt")
     outputs = trainer.predict(task, datamodule=dm, ckpt_path=ckpt)
     y_true = torch.cat([o["y_true"] for o in outputs]).numpy()
