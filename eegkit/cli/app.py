@@ -199,12 +199,18 @@ def fit(cli: EEGKitCLI) -> None:
 
 
 def best_checkpoint(out_dir: str | Path) -> str:
-    """The ``best-*.ckpt`` of a run (the latest one if several were kept)."""
-    best = sorted((Path(out_dir) / "checkpoints").glob("best-*.ckpt"))
-    if not best:
-        raise SystemExit(f"no --ckpt_path and no best-*.ckpt under {out_dir} (a run without "
-                         "validation keeps epoch=*.ckpt and last.ckpt: pass one as --ckpt_path)")
-    return str(best[-1])
+    """The ``best-*.ckpt`` of a run (the latest one if several were kept); for a run without
+    validation (``val_fraction: 0``), its latest ``epoch=*.ckpt``."""
+    folder = Path(out_dir) / "checkpoints"
+    best = sorted(folder.glob("best-*.ckpt"))
+    if best:
+        return str(best[-1])
+    by_epoch = sorted(folder.glob("epoch=*.ckpt"))
+    if not by_epoch:
+        raise SystemExit(f"no --ckpt_path and no best-*.ckpt or epoch=*.ckpt under {out_dir}")
+    print(f"[eegkit] {out_dir} was trained without validation: evaluating its last epoch, "
+          f"{by_epoch[-1].name} (another one: --ckpt_path)")
+    return str(by_epoch[-1])
 
 
 def metrics_line(name: str, summary: dict, report_dir: str | Path) -> str:

@@ -71,10 +71,15 @@ def test_refit_without_validation_keeps_a_checkpoint_per_epoch(tmp_path, capsys)
     assert len(cli.datamodule.split_index["train"]) == 16  # every training subject
     ckpts = sorted(p.name for p in (out / "checkpoints").glob("*.ckpt"))
     assert ckpts == ["epoch=000.ckpt", "epoch=001.ckpt", "last.ckpt"]
-    with pytest.raises(SystemExit, match="pass one as --ckpt_path"):
-        evaluate(args=common)
+    capsys.readouterr()
+    assert evaluate(args=common)["n"] == 3  # the whole test split, with the last epoch
+    assert "evaluating its last epoch, epoch=001.ckpt" in capsys.readouterr().out
     summary = evaluate(args=[*common, "--ckpt_path", str(out / "checkpoints" / ckpts[0])])
     assert summary["n"] == 3
+    for name in ckpts:
+        (out / "checkpoints" / name).unlink()
+    with pytest.raises(SystemExit, match="no best-\\*.ckpt or epoch=\\*.ckpt"):
+        evaluate(args=common)
 
 
 # --- the eegkit console script, bundled configs, readable output ------------------------------
