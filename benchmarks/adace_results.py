@@ -138,12 +138,13 @@ class StopAfterEpoch(L.Callback):
 
 def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
             resume: bool = False) -> dict:
-    refit_of = name.removesuffix("-refit") if name.endswith("-refit") else None
-    epoch = chosen_epoch(out_dir, refit_of) if refit_of else None
     args = ["--config", config, *overrides, "--out_dir", str(run_dir(out_dir, name))]
     start = time.perf_counter()
     cli = make_cli(prepare_args(args + QUIET + ["--resume", str(resume).lower()]))
-    if refit_of:
+    refit_ckpt = None
+    if name.endswith("-refit"):  # known before training: a missing validation run fails now
+        epoch = chosen_epoch(out_dir, name.removesuffix("-refit"))
+        refit_ckpt = str(run_dir(out_dir, name) / "checkpoints" / f"epoch={epoch:03d}.ckpt")
         cli.trainer.callbacks.append(StopAfterEpoch(epoch))
     fit(cli)
     trained = time.perf_counter() - start
@@ -154,10 +155,7 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
         adapter.reset_stats()
     # the whole test split, with the best checkpoint (early stopping ran past it), or for a
     # refit its checkpoint at the epoch that validation chose
-    ckpt = "best"
-    if refit_of:
-        ckpt = str(run_dir(out_dir, name) / "checkpoints" / f"epoch={epoch:03d}.ckpt")
-    outputs = trainer.predict(task, datamodule=dm, ckpt_path=ckpt)
+    outputs = trainer.predict(task, datamodule=dm, ckpt_path=refit_ckpt or "best")
     y_true = torch.cat([o["y_true"] for o in outputs]).numpy()
     y_pred = torch.cat([o["y_pred"] for o in outputs]).numpy()
     names = list(task.hparams.get("class_names") or dm.class_names)
@@ -170,8 +168,7 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
         "accuracy": summary["acc"], "macro_f1": summary["macro_f1"],
         "train_s": trained, "wall_s": time.perf_counter() - start,
         "resumed": resumed,  # the times then cover only the part after the restart
-        "tested_epoch": epoch if refit_of else checkpoint_epoch(
-            trainer.checkpoint_callback.best_model_path),
+        "tested_epoch": checkpoint_epoch(refit_ckpt or trainer.checkpoint_callback.best_model_path),
     }
     if hasattr(adapter, "stats"):
         row["tokens"] = adapter.stats()
