@@ -18,6 +18,11 @@ Runs of each task:
   same schedule, stopped after the epoch that validation chose in the ``image-full`` run of
   the same ``--out-dir``: run that first), tested with that epoch's checkpoint: the usual
   refit once the epoch count is chosen, so no test window is used to choose anything;
+- ``image-full-soup`` and ``image-full-ensemble`` train nothing: they combine the two models
+  above (``image-full`` at its best validation epoch, ``image-full-refit`` at the same epoch),
+  the soup by a uniform average of their weights (:func:`eegkit.merging.merge`; both start from
+  the same DINOv2 weights and seeded head), the ensemble by averaging their class
+  probabilities. Both are fixed before any test window is seen, so nothing is chosen on test;
 - ``text-partial``: AdaCE-T (all-MiniLM-L6-v2, compact number format) likewise.
 
 Every run is ``train.py`` with a config of ``configs/adace`` (or ``configs/baselines``) and the
@@ -56,6 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from eegkit.cli.app import fit, make_cli, prepare_args  # noqa: E402
+from eegkit.merging import merge  # noqa: E402
 from eegkit.metrics import summarize  # noqa: E402
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
@@ -79,8 +85,10 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
                         "--model.init_args.model_kwargs.trainable_blocks", str(opts.blocks)]
     full = epochs + ["--model.init_args.model_kwargs.finetune", "full"]
     size = ["--model.init_args.model_kwargs.image_size", str(opts.image_size)]
+    seed = [] if opts.seed is None else ["--seed_everything", str(opts.seed)]
     for task, (stem, split) in TASKS.items():
-        path = ["--data.init_args.path", opts.bonn if stem == "bonn_seizure" else opts.har]
+        path = ["--data.init_args.path", opts.bonn if stem == "bonn_seizure" else opts.har,
+                *seed]
         eegnet = (f"configs/adace/{stem}_eegnet.yaml" if stem == "bonn_seizure"
                   else "configs/baselines/uci_har_eegnet.yaml")
         out[f"{task}/eegnet"] = (eegnet, path + split + stop,
@@ -99,6 +107,11 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
                                           "--checkpoint.save_top_k", "-1"],
             f"AdaCE-I, every block + head, refit on train + val, epoch chosen by "
             f"{task}/image-full")
+        for combination, how in (("soup", "uniform average of the weights"),
+                                 ("ensemble", "mean class probabilities")):
+            out[f"{task}/image-full-{combination}"] = (
+                f"configs/adace/{stem}_image_dinov2.yaml", path + split + full + size,
+                f"AdaCE-I, {how} of {task}/image-full and its refit, no training")
         out[f"{task}/text-partial"] = (
             f"configs/adace/{stem}_text_minilm.yaml", path + split + partial,
             f"AdaCE-T, MiniLM-L6, last {opts.blocks} blocks + head, {opts.epochs} ep.")
@@ -136,6 +149,65 @@ class StopAfterEpoch(L.Callback):
             trainer.should_stop = True
 
 
+def combined_checkpoints(out_dir: Path, name: str) -> list[Path]:
+    """The two models a soup or ensemble ``name`` combines: ``<task>/image-full`` at its best
+    validation epoch and ``<task>/image-full-refit`` at that same epoch."""
+    full = name.split("/")[0] + "/image-full"
+    epoch = chosen_epoch(out_dir, full)
+    ckpts = [run_dir(out_dir, full) / "checkpoints" / f"best-epoch={epoch:03d}.ckpt",
+             run_dir(out_dir, f"{full}-refit") / "checkpoints" / f"epoch={epoch:03d}.ckpt"]
+    missing = [str(p) for p in ckpts if not p.exists()]
+    if missing:
+        raise SystemExit(f"{name} combines {full} and {full}-refit of --out-dir {out_dir}; "
+                         f"missing: {missing} (run both first)")
+    return ckpts
+
+
+def predict_proba(trainer: L.Trainer, task, dm, ckpt_path: str | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels and class probabilities of the whole test split."""
+    outputs = trainer.predict(task, datamodule=dm, ckpt_path=ckpt_path)
+    return (torch.cat([o["y_true"] for o in outputs]),
+            torch.cat([o["proba"] for o in outputs]).float())
+
+
+def combine(kind: str, ckpts: list[Path], trainer: L.Trainer, dm, task_cls
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels and class probabilities on the whole test split of a ``"soup"`` (weights
+    averaged, one model) or an ``"ensemble"`` (probabilities averaged) of the checkpoints."""
+    models = [task_cls.load_from_checkpoint(p, map_location="cpu") for p in ckpts]
+    if kind == "soup":  # the first model is the reference for the integer buffers
+        states = [m.state_dict() for m in models]
+        models = models[:1]
+        models[0].load_state_dict(merge("average", states[0], states))
+    predictions = [predict_proba(trainer, m, dm) for m in models]
+    # the test split comes in the same order each time
+    return predictions[0][0], torch.stack([p for _, p in predictions]).mean(0)
+
+
+def combine_one(name: str, config: str, overrides: list[str], out_dir: Path) -> dict:
+    """The row of a soup or ensemble of ``<task>/image-full`` and its refit."""
+    start = time.perf_counter()
+    ckpts = combined_checkpoints(out_dir, name)
+    cli = make_cli(prepare_args(["--config", config, *overrides,
+                                 "--out_dir", str(run_dir(out_dir, name))] + QUIET))
+    y_true, proba = combine(name.rsplit("-", 1)[1], ckpts, cli.trainer, cli.datamodule,
+                            type(cli.model))
+    names = list(cli.datamodule.class_names)
+    summary = summarize(y_true.numpy(), proba.argmax(-1).numpy(), names)
+    return {
+        "run": name, "config": config, "overrides": overrides,
+        "checkpoints": [str(p) for p in ckpts],
+        "train_windows": "-", "train_steps": 0, "test_windows": int(summary["n"]),
+        "accuracy": summary["acc"], "macro_f1": summary["macro_f1"],
+        "train_s": 0.0, "wall_s": time.perf_counter() - start, "resumed": False,
+        "tested_epoch": checkpoint_epoch(ckpts[0]),
+        "command": shlex.join(["python", "benchmarks/adace_results.py",
+                               "--bonn" if name.startswith("bonn") else "--har", overrides[1],
+                               "--only", name, "--out-dir", str(out_dir)]),
+    }
+
+
 def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
             resume: bool = False) -> dict:
     args = ["--config", config, *overrides, "--out_dir", str(run_dir(out_dir, name))]
@@ -155,11 +227,9 @@ def run_one(name: str, config: str, overrides: list[str], out_dir: Path,
         adapter.reset_stats()
     # the whole test split, with the best checkpoint (early stopping ran past it), or for a
     # refit its checkpoint at the epoch that validation chose
-    outputs = trainer.predict(task, datamodule=dm, ckpt_path=refit_ckpt or "best")
-    y_true = torch.cat([o["y_true"] for o in outputs]).numpy()
-    y_pred = torch.cat([o["y_pred"] for o in outputs]).numpy()
+    y_true, proba = predict_proba(trainer, task, dm, refit_ckpt or "best")
     names = list(task.hparams.get("class_names") or dm.class_names)
-    summary = summarize(y_true, y_pred, names)
+    summary = summarize(y_true.numpy(), proba.argmax(-1).numpy(), names)
     row = {
         "run": name, "config": config, "overrides": overrides,
         "train_windows": len(dm.split_index["train"]),
@@ -185,7 +255,8 @@ def markdown(rows: list[dict], specs: dict) -> str:
         tok = r.get("tokens")
         tokens = (f"{tok['mean_tokens']:.0f} / {100 * tok['truncation_rate']:.0f} %"
                   if tok else "-")
-        command = shlex.join(["python", "train.py", "--config", r["config"], *r["overrides"]])
+        command = r.get("command") or shlex.join(["python", "train.py", "--config",
+                                                   r["config"], *r["overrides"]])
         lines.append(
             f"| {r['run']} | {specs[r['run']][2]} | {r['train_steps']} ({r['train_windows']}) "
             f"| {r['tested_epoch']} "
@@ -209,6 +280,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--blocks", type=int, default=2, help="AdaCE blocks fine-tuned")
     parser.add_argument("--image-size", type=int, default=84)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of every run (default: each config's seed_everything)")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="checkpoints and results.json (default: a temporary folder)")
     parser.add_argument("--resume", action="store_true",
@@ -231,7 +304,10 @@ def main(argv=None) -> list[dict]:
     rows, start = [], time.perf_counter()
     for name in names:
         config, overrides, _ = specs[name]
-        rows.append(run_one(name, config, overrides, out_dir, opts.resume))
+        if name.endswith(("-soup", "-ensemble")):
+            rows.append(combine_one(name, config, overrides, out_dir))
+        else:
+            rows.append(run_one(name, config, overrides, out_dir, opts.resume))
         print(f"[adace_results] {name}: acc {rows[-1]['accuracy']:.3f} "
               f"in {rows[-1]['wall_s']:.0f} s", flush=True)
     # results.json keeps the rows of earlier invocations on the same --out-dir (a refit is run

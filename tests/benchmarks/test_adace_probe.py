@@ -80,7 +80,8 @@ def test_every_task_has_a_feature_task_for_its_dataset(task):
 
 @pytest.mark.parametrize("run", ["har-official/eegnet", "bonn-group/eegnet",
                                  "har-random/image-partial", "bonn-group/text-partial",
-                                 "har-official/image-full", "har-official/image-full-refit"])
+                                 "har-official/image-full", "har-official/image-full-refit",
+                                 "har-official/image-full-soup"])
 def test_results_runs_parse_with_early_stopping_or_their_finetuning(run, tmp_path,
                                                                       monkeypatch):
     from lightning.pytorch.callbacks import EarlyStopping
@@ -89,10 +90,11 @@ def test_results_runs_parse_with_early_stopping_or_their_finetuning(run, tmp_pat
 
     results = load_benchmark("adace_results")
     opts = SimpleNamespace(har=str(tmp_path), bonn=str(tmp_path), eegnet_epochs=200,
-                           patience=10, epochs=1, blocks=2, image_size=84)
+                           patience=10, epochs=1, blocks=2, image_size=84, seed=3)
     config, overrides, _ = results.runs(opts)[run]
     monkeypatch.setattr("sys.argv", ["train.py"])
     cli = make_cli(["--config", config, *overrides, "--out_dir", str(tmp_path)])
+    assert cli.config["seed_everything"] == 3
     if run.endswith("eegnet"):
         stops = [c for c in cli.trainer.callbacks if isinstance(c, EarlyStopping)]
         assert len(stops) == 1 and stops[0].monitor == "val/macro_f1"
@@ -153,3 +155,61 @@ def test_a_refit_stops_after_the_chosen_epoch_on_the_full_schedule(tmp_path):
     trainer.fit(model)
     assert trainer.global_step == 8  # epochs 0 and 1, of 4 steps each
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1 - 8 / 20)
+
+
+@pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
+def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
+    """The soup averages the two models' weights (integer BatchNorm counters included), the
+    ensemble their class probabilities; both on the whole test split, neither trains."""
+    from eegkit.cli.app import make_cli
+    from eegkit.cli.fit import train
+    from tests.cli.test_fit_evaluate import CONFIG, TINY
+    from tests.data.readers.test_window_readers import write_har
+
+    results = load_benchmark("adace_results")
+    monkeypatch.setattr("sys.argv", ["benchmarks/adace_results.py"])
+    layout = {"train": [s for s in (1, 3, 5, 6) for _ in range(4)], "test": [2] * 5}
+    data = ["--data.init_args.path", str(write_har(tmp_path, np.random.default_rng(0), layout)),
+            "--data.init_args.batch_size", "4"]
+    out = tmp_path / "runs"
+    with pytest.raises(SystemExit, match="run har-official/image-full first"):
+        results.combine_one("har-official/image-full-soup", str(CONFIG), data, out)
+    full, refit = out / "har-official_image-full", out / "har-official_image-full-refit"
+    train(args=["--config", str(CONFIG), *data, "--out_dir", str(full), *TINY,
+                "--trainer.max_epochs", "1"])
+    with pytest.raises(SystemExit, match="missing.*epoch=000.ckpt"):
+        results.combine_one("har-official/image-full-soup", str(CONFIG), data, out)
+    train(args=["--config", str(CONFIG), *data, "--out_dir", str(refit), *TINY,
+                "--trainer.max_epochs", "1", "--seed_everything", "1",
+                "--data.init_args.val_fraction", "0"])
+    ckpts = results.combined_checkpoints(out, "har-official/image-full-ensemble")
+    assert [p.name for p in ckpts] == ["best-epoch=000.ckpt", "epoch=000.ckpt"]
+
+    def probabilities(ckpt):
+        cli = make_cli(["--config", str(CONFIG), *data, "--out_dir", str(tmp_path / "p"),
+                        *results.QUIET])
+        return results.predict_proba(cli.trainer, cli.model, cli.datamodule, str(ckpt))
+
+    (y, p_full), (_, p_refit) = probabilities(ckpts[0]), probabilities(ckpts[1])
+    assert not torch.allclose(p_full, p_refit)  # two different models
+    cli = make_cli(["--config", str(CONFIG), *data, "--out_dir", str(tmp_path / "p"),
+                    *results.QUIET])
+    y_ens, p_ens = results.combine("ensemble", ckpts, cli.trainer, cli.datamodule,
+                                   type(cli.model))
+    assert torch.equal(y_ens, y) and torch.allclose(p_ens, (p_full + p_refit) / 2)
+
+    # the soup: the two models' weights averaged (integer counters: the first model's)
+    states = [torch.load(p, map_location="cpu", weights_only=False)["state_dict"]
+              for p in ckpts]
+    model = type(cli.model).load_from_checkpoint(ckpts[0], map_location="cpu")
+    model.load_state_dict({k: (v + states[1][k]) / 2 if v.is_floating_point() else v
+                           for k, v in states[0].items()})
+    _, expected = results.predict_proba(cli.trainer, model, cli.datamodule)
+    _, p_soup = results.combine("soup", ckpts, cli.trainer, cli.datamodule, type(cli.model))
+    assert torch.allclose(p_soup, expected, atol=1e-6)
+    assert not torch.allclose(p_soup, p_ens, atol=1e-3)  # not the ensemble
+
+    row = results.combine_one("har-official/image-full-soup", str(CONFIG), data, out)
+    assert row["test_windows"] == 5 and row["train_steps"] == 0 and row["tested_epoch"] == 0
+    assert row["accuracy"] == pytest.approx(float((p_soup.argmax(-1) == y).float().mean()))
+    assert "--har" in row["command"] and "--only har-official/image-full-soup" in row["command"]

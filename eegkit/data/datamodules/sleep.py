@@ -93,7 +93,8 @@ class SleepDataModule(L.LightningDataModule):
     held_out : str, optional
         The test domain (leave-one-domain-out); ``None``: no test set.
     val_fraction : float
-        Fraction of each source domain's subjects used for validation.
+        Fraction of each source domain's subjects used for validation; ``0``: no validation,
+        every source subject is trained on (a refit once the epoch count is chosen).
     batch_size : int
     seq_len : int
         Epochs per sequence (20 in SleepDIFFormer).
@@ -228,7 +229,14 @@ class SleepDataModule(L.LightningDataModule):
                 ds.domains, self.batch_size, self.train_batches_per_epoch, seed=self.seed)
         return self._loader(ds, batch_sampler=sampler)
 
-    def val_dataloader(self) -> DataLoader:
+    @property
+    def has_validation(self) -> bool:
+        """False when ``val_fraction=0``: every subject of the source domains is trained on."""
+        return self.val_fraction > 0
+
+    def val_dataloader(self) -> DataLoader | list:
+        if not self.has_validation:
+            return []  # Lightning then skips validation
         return self._loader(self._split("val"), batch_size=self.batch_size)
 
     def test_dataloader(self) -> DataLoader:

@@ -243,6 +243,26 @@ def test_datamodule_splits_by_subject_and_batches(corpus, tmp_path):
     assert name.startswith("c/SC4") and name in dm.recording_names
 
 
+def test_datamodule_without_validation_trains_on_every_source_subject(corpus, tmp_path):
+    import lightning as L
+
+    from eegkit.tasks.sleep_staging import SleepStagingTask
+
+    kw = dict(held_out="c", batch_size=4, seq_len=5, cache_dir=str(tmp_path), balanced=False)
+    with_val, refit = SleepDataModule(corpus, **kw), SleepDataModule(corpus, val_fraction=0, **kw)
+    assert with_val.has_validation and not refit.has_validation
+    assert refit.val_dataloader() == []  # a plain Trainer then skips validation
+    assert len(refit._split("train")) == len(with_val._split("train")) + len(
+        with_val._split("val"))
+    assert len(refit._split("test")) == len(with_val._split("test"))
+    task = SleepStagingTask("chambon2018_seq", lr=1e-3)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, logger=False, accelerator="cpu",
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    trainer.fit(task, refit)
+    assert trainer.global_step == 2 and "val/macro_f1" not in trainer.callback_metrics
+
+
 def test_datamodule_sampler_choice(corpus, tmp_path, monkeypatch):
     dm = SleepDataModule(corpus, held_out="c", batch_size=4, seq_len=5, cache_dir=str(tmp_path),
                          balanced=False)
