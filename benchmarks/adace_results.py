@@ -20,9 +20,11 @@ Runs of each task:
   refit once the epoch count is chosen, so no test window is used to choose anything;
 - ``image-full-soup`` and ``image-full-ensemble`` train nothing: they combine the two models
   above (``image-full`` at its best validation epoch, ``image-full-refit`` at the same epoch),
-  the soup by a uniform average of their weights (:func:`eegkit.merging.merge`; both start from
-  the same DINOv2 weights and seeded head), the ensemble by averaging their class
-  probabilities. Both are fixed before any test window is seen, so nothing is chosen on test;
+  the soup by a uniform average of their weights (both start from the same DINOv2 weights and
+  seeded head), written as ``<run>/checkpoints/soup.ckpt`` by
+  :func:`eegkit.merging.merge_checkpoints` (``evaluate.py --ckpt_path`` tests it again), the
+  ensemble by averaging their class probabilities. Both are fixed before any test window is
+  seen, so nothing is chosen on test;
 - ``text-partial``: AdaCE-T (all-MiniLM-L6-v2, compact number format) likewise.
 
 Every run is ``train.py`` with a config of ``configs/adace`` (or ``configs/baselines``) and the
@@ -61,7 +63,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from eegkit.cli.app import fit, make_cli, prepare_args  # noqa: E402
-from eegkit.merging import merge  # noqa: E402
+from eegkit.merging import merge_checkpoints  # noqa: E402
 from eegkit.metrics import summarize  # noqa: E402
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
@@ -171,16 +173,15 @@ def predict_proba(trainer: L.Trainer, task, dm, ckpt_path: str | None = None
             torch.cat([o["proba"] for o in outputs]).float())
 
 
-def combine(kind: str, ckpts: list[Path], trainer: L.Trainer, dm, task_cls
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Labels and class probabilities on the whole test split of a ``"soup"`` (weights
-    averaged, one model) or an ``"ensemble"`` (probabilities averaged) of the checkpoints."""
-    models = [task_cls.load_from_checkpoint(p, map_location="cpu") for p in ckpts]
-    if kind == "soup":  # the first model is the reference for the integer buffers
-        states = [m.state_dict() for m in models]
-        models = models[:1]
-        models[0].load_state_dict(merge("average", states[0], states))
-    predictions = [predict_proba(trainer, m, dm) for m in models]
+def combine(kind: str, ckpts: list[Path], trainer: L.Trainer, dm, task_cls,
+            soup: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels and class probabilities on the whole test split of a ``"soup"`` (the weights
+    averaged into the checkpoint ``soup``, one model) or an ``"ensemble"`` (probabilities
+    averaged) of the checkpoints."""
+    if kind == "soup":
+        ckpts = [merge_checkpoints(ckpts, soup)]
+    predictions = [predict_proba(trainer, task_cls.load_from_checkpoint(p, map_location="cpu"),
+                                 dm) for p in ckpts]
     # the test split comes in the same order each time
     return predictions[0][0], torch.stack([p for _, p in predictions]).mean(0)
 
@@ -189,10 +190,11 @@ def combine_one(name: str, config: str, overrides: list[str], out_dir: Path) -> 
     """The row of a soup or ensemble of ``<task>/image-full`` and its refit."""
     start = time.perf_counter()
     ckpts = combined_checkpoints(out_dir, name)
-    cli = make_cli(prepare_args(["--config", config, *overrides,
-                                 "--out_dir", str(run_dir(out_dir, name))] + QUIET))
+    folder = run_dir(out_dir, name)
+    cli = make_cli(prepare_args(["--config", config, *overrides, "--out_dir", str(folder)]
+                                + QUIET))
     y_true, proba = combine(name.rsplit("-", 1)[1], ckpts, cli.trainer, cli.datamodule,
-                            type(cli.model))
+                            type(cli.model), folder / "checkpoints" / "soup.ckpt")
     names = list(cli.datamodule.class_names)
     summary = summarize(y_true.numpy(), proba.argmax(-1).numpy(), names)
     return {

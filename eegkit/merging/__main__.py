@@ -1,4 +1,5 @@
-"""``python -m eegkit.merging run CONFIG`` and ``python -m eegkit.merging table NAME=DIR ...``."""
+"""``python -m eegkit.merging run CONFIG``, ``... table NAME=DIR ...`` and
+``... checkpoints A.ckpt B.ckpt --out SOUP.ckpt``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from eegkit.merging.checkpoints import merge_checkpoints
+from eegkit.merging.methods import METHODS
 from eegkit.merging.runner import load_run, read_results, run, table
 from eegkit.utils.argtypes import name_and_dir
 
@@ -16,7 +19,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="python -m eegkit.merging",
         description="LODO model merging: 'run CONFIG' trains, fine-tunes, merges and evaluates "
                     "every fold (resumable); 'table NAME=DIR ...' prints the held-out results "
-                    "side by side (accuracy / macro-F1, %).")
+                    "side by side (accuracy / macro-F1, %); 'checkpoints A B --out C' merges "
+                    "fine-tuned checkpoints into one (a model soup) that evaluate.py and "
+                    "predict load like any other.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run every fold of a configs/merging/*.yaml")
     p_run.add_argument("config")
@@ -24,7 +29,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     p_tab = sub.add_parser("table", help="the LODO table of finished runs")
     p_tab.add_argument("runs", nargs="+", metavar="NAME=DIR", type=name_and_dir)
     p_tab.add_argument("--out", default=None, help="also write the tables to this .md file")
+    p_ckpt = sub.add_parser("checkpoints", help="merge checkpoints into one checkpoint")
+    p_ckpt.add_argument("checkpoints", nargs="+", help="two or more .ckpt of one architecture")
+    p_ckpt.add_argument("--out", required=True, help="the merged .ckpt to write")
+    p_ckpt.add_argument("--method", default="average", choices=sorted(METHODS))
+    p_ckpt.add_argument("--ancestor", default=None,
+                        help="checkpoint of the shared ancestor (task-vector methods)")
+    p_ckpt.add_argument("--weights", nargs="+", type=float, default=None,
+                        help="average: one weight per checkpoint (default: equal)")
+    p_ckpt.add_argument("--lam", type=float, default=None, help="task-vector scaling λ")
+    p_ckpt.add_argument("--density", type=float, default=None, help="TIES: kept fraction")
+    p_ckpt.add_argument("--ratio", type=float, default=None, help="PCB: kept fraction")
     args = parser.parse_args(argv)
+    if args.command == "checkpoints":
+        options = {k: getattr(args, k) for k in ("weights", "lam", "density", "ratio")
+                   if getattr(args, k) is not None}
+        try:
+            out = merge_checkpoints(args.checkpoints, args.out, args.method, args.ancestor,
+                                    **options)
+        except (ValueError, TypeError) as err:  # DataError included: name the file, no trace
+            parser.exit(2, f"python -m eegkit.merging checkpoints: error: {err}\n")
+        print(f"[eegkit] {args.method} of {len(args.checkpoints)} checkpoints -> {out}")
+        return
     if args.command == "run":
         # Dozens of short Trainer runs: keep their start-up banners out of the log.
         logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)

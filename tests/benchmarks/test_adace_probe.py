@@ -205,11 +205,13 @@ def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
     model.load_state_dict({k: (v + states[1][k]) / 2 if v.is_floating_point() else v
                            for k, v in states[0].items()})
     _, expected = results.predict_proba(cli.trainer, model, cli.datamodule)
-    _, p_soup = results.combine("soup", ckpts, cli.trainer, cli.datamodule, type(cli.model))
+    _, p_soup = results.combine("soup", ckpts, cli.trainer, cli.datamodule, type(cli.model),
+                                tmp_path / "soup.ckpt")
     assert torch.allclose(p_soup, expected, atol=1e-6)
     assert not torch.allclose(p_soup, p_ens, atol=1e-3)  # not the ensemble
 
     row = results.combine_one("har-official/image-full-soup", str(CONFIG), data, out)
+    assert (out / "har-official_image-full-soup" / "checkpoints" / "soup.ckpt").is_file()
     assert row["test_windows"] == 5 and row["train_steps"] == 0 and row["tested_epoch"] == 0
     assert row["accuracy"] == pytest.approx(float((p_soup.argmax(-1) == y).float().mean()))
     assert "--har" in row["command"] and "--only har-official/image-full-soup" in row["command"]
