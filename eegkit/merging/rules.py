@@ -97,9 +97,11 @@ def merge(method: str, pretrained: StateDict, finetuned: Sequence[StateDict], *,
         merged = merger(finetuned, names=learnable, chunk=chunk, **options)
     else:
         merged = merger(pretrained, finetuned, names=learnable, chunk=chunk, **options)
-    merged.update(weight_average(finetuned, names=stats, chunk=chunk))
+    # a weighted soup weighs the statistics (and an averaged head) as it weighs the weights
+    weights = options.get("weights") if method == "average" else None
+    merged.update(weight_average(finetuned, weights, names=stats, chunk=chunk))
     if head == "average":
-        merged.update(weight_average(finetuned, names=in_head, chunk=chunk))
+        merged.update(weight_average(finetuned, weights, names=in_head, chunk=chunk))
     elif head == "ancestor":
         merged.update({n: pretrained[n].clone() for n in in_head})
     merged.update({n: pretrained[n].clone() for n in names if not is_float(pretrained[n])})

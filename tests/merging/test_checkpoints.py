@@ -59,9 +59,10 @@ def test_a_soup_is_the_mean_of_the_weights_and_evaluates_like_any_checkpoint(run
                           "--ckpt_path", str(out)])["n"] == 5
 
     weighted = merge_checkpoints(ckpts, tmp_path / "w.ckpt", weights=[3, 1])
-    name = floats[0]
-    torch.testing.assert_close(_load(weighted)["state_dict"][name],
-                               0.75 * a["state_dict"][name] + 0.25 * b["state_dict"][name])
+    stat = next(k for k in floats if "running_var" in k)
+    for name in (floats[0], stat):  # statistics weighed like the weights
+        torch.testing.assert_close(_load(weighted)["state_dict"][name],
+                                   0.75 * a["state_dict"][name] + 0.25 * b["state_dict"][name])
 
 
 def test_task_arithmetic_needs_and_uses_the_ancestor(runs, tmp_path):
