@@ -6,14 +6,14 @@
 - normalisation statistics (``running_mean`` / ``running_var`` of BatchNorm-style layers): they
   are not task-vector quantities (a λ-scaled sum of variances can be negative), so rule
   ``"average"`` takes their mean over the fine-tuned models (weighted like the weights when the
-  method is a weighted average), and rule ``"recompute"``
-  (REPAIR-style) loads the merged weights into a model and re-estimates them on unlabelled target
-  inputs (:func:`recompute_norm_stats`);
+  method is a weighted average), and rule ``"recompute"`` (REPAIR-style) loads the merged
+  weights into a model and re-estimates them on unlabelled target inputs
+  (:func:`recompute_norm_stats`);
 - integer buffers (``num_batches_tracked``): copied from the ancestor (they only count updates);
 - the classifier head (tensors under ``head_prefixes``): ``"merge"`` treats it like any other
-  parameter, ``"average"`` takes the mean of the fine-tuned heads (weighted likewise), ``"ancestor"`` keeps the
-  shared ancestor's head (in the LODO driver the ancestor is the multi-source model, whose head was
-  trained on every source domain at once).
+  parameter, ``"average"`` takes the mean of the fine-tuned heads (weighted likewise),
+  ``"ancestor"`` keeps the shared ancestor's head (in the LODO driver the ancestor is the
+  multi-source model, whose head was trained on every source domain at once).
 """
 
 from __future__ import annotations
