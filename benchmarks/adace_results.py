@@ -195,7 +195,8 @@ def combine_one(name: str, config: str, overrides: list[str], out_dir: Path) -> 
                                 + QUIET))
     y_true, proba = combine(name.rsplit("-", 1)[1], ckpts, cli.trainer, cli.datamodule,
                             type(cli.model), folder / "checkpoints" / "soup.ckpt")
-    names = list(cli.datamodule.class_names)
+    # the task's names first: Bonn merges five sets into rest / seizure
+    names = list(cli.model.hparams.get("class_names") or cli.datamodule.class_names)
     summary = summarize(y_true.numpy(), proba.argmax(-1).numpy(), names)
     return {
         "run": name, "config": config, "overrides": overrides,

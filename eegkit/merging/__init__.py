@@ -17,6 +17,5 @@ from eegkit.merging.rules import merge, recompute_norm_stats
 from eegkit.merging.search import search_coefficients, validation_scorer
 
 __all__ = ["METHODS", "EvolverResult", "evolve", "merge", "merge_checkpoints", "pcb",
-           "recompute_norm_stats",
-           "search_coefficients", "task_arithmetic", "ties", "validation_scorer",
-           "weight_average"]
+           "recompute_norm_stats", "search_coefficients", "task_arithmetic", "ties",
+           "validation_scorer", "weight_average"]

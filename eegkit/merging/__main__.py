@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             out = merge_checkpoints(args.checkpoints, args.out, args.method, args.ancestor,
                                     **options)
-        except (ValueError, TypeError) as err:  # DataError included: name the file, no trace
+        except ValueError as err:  # DataError included: name the file, no traceback
             parser.exit(2, f"python -m eegkit.merging checkpoints: error: {err}\n")
         print(f"[eegkit] {args.method} of {len(args.checkpoints)} checkpoints -> {out}")
         return

@@ -9,6 +9,7 @@ how, is recorded under the key ``"eegkit_merge"``. The file is written atomicall
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 import torch
 
 from eegkit.data.types import DataError
+from eegkit.merging.methods import METHODS
 from eegkit.merging.rules import merge
 
 #: Hyper-parameters that fix the architecture: checkpoints that differ in one are not merged.
@@ -68,6 +70,13 @@ def merge_checkpoints(paths: Sequence[str | Path], out: str | Path, method: str 
     """
     if len(paths) < 2:
         raise ValueError(f"merging needs two or more checkpoints, got {len(paths)}")
+    if method not in METHODS:
+        raise ValueError(f"unknown merging method {method!r}; known: {sorted(METHODS)}")
+    takes = set(inspect.signature(METHODS[method]).parameters) - {
+        "pretrained", "finetuned", "names", "chunk"}
+    if set(options) - takes:
+        raise ValueError(f"method {method!r} takes the options {sorted(takes)}, not "
+                         f"{sorted(set(options) - takes)}")
     if method != "average" and ancestor is None:
         raise ValueError(f"method {method!r} merges task vectors: give the ancestor checkpoint")
     ckpts = [load_checkpoint(p) for p in paths]

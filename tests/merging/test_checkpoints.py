@@ -83,6 +83,11 @@ def test_bad_inputs_name_the_file(runs, tmp_path, capsys):
     out = tmp_path / "soup.ckpt"
     with pytest.raises(ValueError, match="two or more checkpoints"):
         merge_checkpoints(ckpts[:1], out)
+    with pytest.raises(ValueError, match=r"'ties' takes the options \['density', 'lam'\], "
+                                         r"not \['weights'\]"):
+        merge_checkpoints(ckpts, out, "ties", ancestor=ckpts[0], weights=[1, 2])
+    with pytest.raises(ValueError, match="unknown merging method 'soup'"):
+        merge_checkpoints(ckpts, out, "soup")
     with pytest.raises(DataError, match="nope.ckpt: no such checkpoint file"):
         merge_checkpoints([ckpts[0], tmp_path / "nope.ckpt"], out)
     truncated = tmp_path / "truncated.ckpt"
