@@ -9,7 +9,6 @@ how, is recorded under the key ``"eegkit_merge"``. The file is written atomicall
 
 from __future__ import annotations
 
-import inspect
 import os
 import tempfile
 from collections.abc import Sequence
@@ -18,8 +17,7 @@ from pathlib import Path
 import torch
 
 from eegkit.data.types import DataError
-from eegkit.merging.methods import METHODS
-from eegkit.merging.rules import merge
+from eegkit.merging.rules import check_method, merge
 
 #: Hyper-parameters that fix the architecture: checkpoints that differ in one are not merged.
 ARCHITECTURE_KEYS = ("model", "model_kwargs", "n_chans", "n_outputs", "n_times", "sfreq",
@@ -70,13 +68,7 @@ def merge_checkpoints(paths: Sequence[str | Path], out: str | Path, method: str 
     """
     if len(paths) < 2:
         raise ValueError(f"merging needs two or more checkpoints, got {len(paths)}")
-    if method not in METHODS:
-        raise ValueError(f"unknown merging method {method!r}; known: {sorted(METHODS)}")
-    takes = set(inspect.signature(METHODS[method]).parameters) - {
-        "pretrained", "finetuned", "names", "chunk"}
-    if set(options) - takes:
-        raise ValueError(f"method {method!r} takes the options {sorted(takes)}, not "
-                         f"{sorted(set(options) - takes)}")
+    check_method(method, options)  # before any file is read
     if method != "average" and ancestor is None:
         raise ValueError(f"method {method!r} merges task vectors: give the ancestor checkpoint")
     ckpts = [load_checkpoint(p) for p in paths]

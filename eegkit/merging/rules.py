@@ -18,7 +18,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -36,6 +37,17 @@ STAT_SUFFIXES = ("running_mean", "running_var")
 def is_norm_stat(name: str) -> bool:
     """Whether the tensor ``name`` is a running normalisation statistic."""
     return name.rsplit(".", 1)[-1] in STAT_SUFFIXES
+
+
+def check_method(method: str, options: Mapping[str, object]) -> None:
+    """Raise ``ValueError`` for an unknown method or an option the method does not take."""
+    if method not in METHODS:
+        raise ValueError(f"unknown merging method {method!r}; known: {sorted(METHODS)}")
+    takes = set(inspect.signature(METHODS[method]).parameters) - {
+        "pretrained", "finetuned", "names", "chunk"}
+    if set(options) - takes:
+        raise ValueError(f"method {method!r} takes the options {sorted(takes)}, not "
+                         f"{sorted(set(options) - takes)}")
 
 
 def merge(method: str, pretrained: StateDict, finetuned: Sequence[StateDict], *,
@@ -77,8 +89,7 @@ def merge(method: str, pretrained: StateDict, finetuned: Sequence[StateDict], *,
     dict
         The complete merged state dict.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown merging method {method!r}; known: {sorted(METHODS)}")
+    check_method(method, options)
     if norm not in NORM_RULES:
         raise ValueError(f"norm must be one of {NORM_RULES}, got {norm!r}")
     if head not in HEAD_RULES:

@@ -214,6 +214,9 @@ def test_norm_statistics_are_averaged_and_head_rules_apply():
                                                                 for sd in fts))
     with pytest.raises(DataError, match="no tensor starts with"):
         merge("average", pre, fts, head="ancestor", head_prefixes=("classifier.",))
+    with pytest.raises(ValueError, match=r"'ties' takes the options \['density', 'lam'\], "
+                                         r"not \['densty'\]"):  # a misspelt config key
+        merge("ties", pre, fts, densty=0.2)
 
 
 def test_recompute_rule_re_estimates_batchnorm_on_target_inputs_only():
