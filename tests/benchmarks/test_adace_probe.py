@@ -185,15 +185,11 @@ def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
     ckpts = results.combined_checkpoints(out, "har-official/image-full-ensemble")
     assert [p.name for p in ckpts] == ["best-epoch=000.ckpt", "epoch=000.ckpt"]
 
-    def probabilities(ckpt):
-        cli = make_cli(["--config", str(CONFIG), *data, "--out_dir", str(tmp_path / "p"),
-                        *results.QUIET])
-        return results.predict_proba(cli.trainer, cli.model, cli.datamodule, str(ckpt))
-
-    (y, p_full), (_, p_refit) = probabilities(ckpts[0]), probabilities(ckpts[1])
-    assert not torch.allclose(p_full, p_refit)  # two different models
     cli = make_cli(["--config", str(CONFIG), *data, "--out_dir", str(tmp_path / "p"),
                     *results.QUIET])
+    (y, p_full), (_, p_refit) = (
+        results.predict_proba(cli.trainer, cli.model, cli.datamodule, str(c)) for c in ckpts)
+    assert not torch.allclose(p_full, p_refit)  # two different models
     y_ens, p_ens = results.combine("ensemble", ckpts, cli.trainer, cli.datamodule,
                                    type(cli.model))
     assert torch.equal(y_ens, y) and torch.allclose(p_ens, (p_full + p_refit) / 2)
