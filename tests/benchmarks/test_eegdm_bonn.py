@@ -83,15 +83,19 @@ def test_the_defaults_are_the_papers_stopping_rule(eegdm_bonn, monkeypatch, tmp_
     assert (args.max_epochs, args.patience, args.start_epoch) == (50, 3, 20)
 
 
-def test_a_backbone_checkpoint_of_the_same_settings_is_reused(eegdm_bonn, tmp_path):
-    """An interrupted run resumes after its finished backbones; other settings retrain."""
+def _tiny_bonn(tmp_path):
     rng = np.random.default_rng(0)
     for s in "ZONFS":
         (tmp_path / "bonn" / s).mkdir(parents=True)
         for i in range(1, 5):
             (tmp_path / "bonn" / s / f"{s}{i:03d}.txt").write_text(
                 "".join(f"{v}\n" for v in rng.integers(-500, 500, 4097)))
-    args = argparse.Namespace(data=tmp_path / "bonn", width=8, d_state=8, pretrain_lr=2e-3)
+    return argparse.Namespace(data=tmp_path / "bonn", width=8, d_state=8, pretrain_lr=2e-3)
+
+
+def test_a_backbone_checkpoint_of_the_same_settings_is_reused(eegdm_bonn, tmp_path):
+    """An interrupted run resumes after its finished backbones; other settings retrain."""
+    args = _tiny_bonn(tmp_path)
     ckpt = tmp_path / "split0" / "backbone-random.ckpt"
     assert eegdm_bonn.backbone_checkpoint(args, 0, 0, ckpt) is not None  # written
     assert eegdm_bonn.backbone_checkpoint(args, 0, 0, ckpt) is None  # same settings: kept
@@ -100,6 +104,23 @@ def test_a_backbone_checkpoint_of_the_same_settings_is_reused(eegdm_bonn, tmp_pa
     assert eegdm_bonn.backbone_checkpoint(args, 1, 0, ckpt) is not None  # another width
     ckpt.write_bytes(ckpt.read_bytes()[:100])  # cut short by an interrupted write
     assert eegdm_bonn.backbone_checkpoint(args, 1, 0, ckpt) is not None
+
+
+def test_a_shorter_pretraining_is_continued_not_restarted(eegdm_bonn, tmp_path, capsys):
+    args = _tiny_bonn(tmp_path)
+    ckpt = tmp_path / "split0" / "backbone-pretrained.ckpt"
+    eegdm_bonn.backbone_checkpoint(args, 0, 2, ckpt)
+    two = torch.load(ckpt, map_location="cpu", weights_only=False)
+    eegdm_bonn.backbone_checkpoint(args, 0, 3, ckpt)
+    assert "continuing" in capsys.readouterr().out
+    three = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert three["global_step"] == 3
+    changed = [k for k, v in two["state_dict"].items()
+               if not torch.equal(v, three["state_dict"][k])]
+    assert changed  # one more optimiser step moved the weights
+    assert not list(ckpt.parent.glob("*.partial"))  # written by rename
+    eegdm_bonn.backbone_checkpoint(args, 0, 3, ckpt)  # now complete: kept
+    assert "continuing" not in capsys.readouterr().out
 
 
 def test_segment_scores_average_the_windows_of_each_test_segment(eegdm_bonn):
