@@ -43,6 +43,10 @@ Usage::
     python benchmarks/eegdm_bonn.py --quick                          # a ~2-minute check
     python benchmarks/eegdm_bonn.py --only random --task seizure     # rerun one row
     python benchmarks/eegdm_bonn.py --step 870                       # disjoint windows only
+    python benchmarks/eegdm_bonn.py --backbones-only --pretrain-steps 4500   # pretraining only
+
+Each backbone's line gives its diffusion loss on the split's validation windows (fixed crops,
+steps and noise), to see whether more pretraining steps still lower it.
 
 Every table row is printed with the command that reproduces it.
 """
@@ -167,6 +171,17 @@ def backbone_steps(path: Path, task: L.LightningModule, dm: L.LightningDataModul
             and Path(saved["datamodule_hyper_parameters"]["path"]).resolve()
             == Path(dm.hparams.path).resolve())
     return saved.get("global_step") if same else None
+
+
+def validation_loss(args, split: int, ckpt: Path) -> float:
+    """The diffusion loss of the EMA backbone in ``ckpt`` on split ``split``'s validation
+    windows, with fixed crops, steps and noise: how far pretraining has converged."""
+    dm = window_datamodule(args, split, batch_size=16)
+    task = EEGDMPretrainTask.load_from_checkpoint(ckpt, map_location="cpu")
+    L.seed_everything(split, verbose=False)  # the same crops for every checkpoint
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False)
+    return float(trainer.validate(task, dm, verbose=False)[0]["val/loss"])
 
 
 def extract_latents(args, split: int, ckpt: Path) -> float:
@@ -336,6 +351,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--balanced", action="store_true",
                    help="seizure task: class-weighted losses (LFT: BCE with pos_weight), "
                         "early stopping on validation balanced accuracy")
+    p.add_argument("--backbones-only", action="store_true",
+                   help="pretrain (or reuse) the backbones and print their validation "
+                        "diffusion loss; no latents, no classifiers")
     p.add_argument("--quick", action="store_true",
                    help="functional check: split 0, 5 pretraining steps, 1 epoch, disjoint windows")
     args = p.parse_args()
@@ -363,11 +381,16 @@ def main() -> None:
             if method in args.only:
                 ckpts[method] = out / f"backbone-{method}.ckpt"
                 t_ckpt = backbone_checkpoint(args, split, steps, ckpts[method])
-                t_lat = extract_latents(args, split, ckpts[method])
+                loss = validation_loss(args, split, ckpts[method])
+                t_lat = 0.0 if args.backbones_only else extract_latents(args, split,
+                                                                        ckpts[method])
                 backbone_time[method] += (t_ckpt or 0.0) + t_lat
                 trained = "reused" if t_ckpt is None else f"{t_ckpt:.0f} s"
                 print(f"[eegdm_bonn] split {split}: {method} backbone ({steps} diffusion "
-                      f"steps) {trained}, latents {t_lat:.0f} s", flush=True)
+                      f"steps) {trained}, validation diffusion loss {loss:.4f}, latents "
+                      f"{t_lat:.0f} s", flush=True)
+        if args.backbones_only:
+            continue
         for task_name in args.task:
             for method in args.only:
                 start = time.perf_counter()
@@ -381,6 +404,8 @@ def main() -> None:
                                   if k in r)
                       + f"; {r['epochs']} epochs (best {r['best_epoch']}), "
                       f"{time.perf_counter() - start:.0f} s", flush=True)
+    if args.backbones_only:
+        return
     print_tables(args, results, timings)
     for method, seconds in backbone_time.items():
         print(f"{METHODS[method]}: backbone checkpoint + latent extraction {seconds:.0f} s "

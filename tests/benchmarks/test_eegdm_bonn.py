@@ -121,6 +121,8 @@ def test_a_shorter_pretraining_is_continued_not_restarted(eegdm_bonn, tmp_path, 
     assert not list(ckpt.parent.glob("*.partial"))  # written by rename
     eegdm_bonn.backbone_checkpoint(args, 0, 3, ckpt)  # now complete: kept
     assert "continuing" not in capsys.readouterr().out
+    loss = eegdm_bonn.validation_loss(args, 0, ckpt)
+    assert np.isfinite(loss) and loss == eegdm_bonn.validation_loss(args, 0, ckpt)  # fixed noise
 
 
 def test_segment_scores_average_the_windows_of_each_test_segment(eegdm_bonn):
