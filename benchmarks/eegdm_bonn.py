@@ -33,8 +33,10 @@ Protocol (all methods see exactly the same windows and splits):
 CPU-sized: the backbone is ``--width`` wide with state ``--d-state`` (default 64 and 64: 398k
 parameters, not the paper's 5.3M; 142k at 32 and 32), 6 blocks, pretrained for
 ``--pretrain-steps`` steps (16 windows a batch, 512-sample crops, EMA 0.99); the LFT is as
-wide as the backbone, with 4 fusion tokens and 2 classification blocks (one-cycle schedule
-over ``--max-epochs``). Not the paper's setting.
+wide as the backbone, with 4 fusion tokens and 2 classification blocks (``--lft cpu``; ``--lft
+paper`` gives the spec's 16 fusion tokens, 8 heads, FFN 4x and 8 classification blocks at the
+backbone's width), one-cycle schedule over ``--max-epochs`` peaking at ``--lft-lr`` (1e-3).
+Not the paper's setting.
 
 Usage::
 
@@ -77,7 +79,10 @@ REPO = Path(__file__).resolve().parents[1]
 CHUNK = 870
 SPLIT = {"protocol": "group", "val_fraction": 0.2, "test_fraction": 0.2}
 BACKBONE = {"width": 64, "n_blocks": 6, "d_state": 64, "cond_dim": 128}
-LFT = {"n_fusion_tokens": 4, "n_heads": 4, "ffn_dim": 128, "n_cls_blocks": 2}
+LFT = {  # --lft name -> LFT shape (its width is the backbone's; FFN width as a multiple)
+    "cpu": {"n_fusion_tokens": 4, "n_heads": 4, "ffn_ratio": 2, "n_cls_blocks": 2},
+    "paper": {"n_fusion_tokens": 16, "n_heads": 8, "ffn_ratio": 4, "n_cls_blocks": 8},
+}
 TASKS = {  # --task name -> (title, merge_classes, class names)
     "5class": ("five-class Z/O/N/F/S", None, None),
     "seizure": ("seizure (S) vs rest", [0, 0, 0, 0, 1], ["rest", "seizure"]),
@@ -251,10 +256,18 @@ def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path) -> dict[s
     dm = latent_datamodule(args, split, ckpt)
     L.seed_everything(split)
     binary = {"loss": "bce", "pos_weight": "auto"} if args.balanced else {}
-    task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=LFT, merge_classes=merge, class_names=names,
-                             lr=1e-3, ema_decay=0.99, ema_start=0, ema_every=1, **binary)
+    task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=lft_kwargs(args), merge_classes=merge,
+                             class_names=names, lr=args.lft_lr, ema_decay=0.99, ema_start=0,
+                             ema_every=1, **binary)
     result = fit_and_test(args, task, dm, out)
     return {**result, **segment_scores(task, dm, dm.windows)}
+
+
+def lft_kwargs(args) -> dict[str, int]:
+    """The LFT's constructor arguments for ``--lft`` at the backbone's ``--width``."""
+    shape = dict(LFT[args.lft])
+    shape["ffn_dim"] = shape.pop("ffn_ratio") * args.width
+    return shape
 
 
 def run_eegnet(args, split: int, task_name: str, out: Path) -> dict[str, float]:
@@ -282,7 +295,7 @@ def command_for(args, method: str, task_name: str) -> str:
              "--pretrain-steps", str(args.pretrain_steps),
              "--pretrain-lr", str(args.pretrain_lr), "--width", str(args.width),
              "--d-state", str(args.d_state), "--step", str(args.step),
-             "--threads", str(args.threads),
+             "--threads", str(args.threads), "--lft", args.lft, "--lft-lr", str(args.lft_lr),
              "--only", method, "--task", task_name]
     flags = [f for f, on in (("--balanced", args.balanced), ("--quick", args.quick)) if on]
     return shlex.join(parts + flags)
@@ -293,7 +306,8 @@ def print_tables(args, results, timings) -> None:
     print(f"\nBonn, split by segment (870-sample windows every {args.step} samples), test "
           f"set, mean ± sd over split seeds {args.splits} (%); backbone pretraining "
           f"{args.pretrain_steps} steps; "
-          f"(width {args.width}, state {args.d_state}); "
+          f"(width {args.width}, state {args.d_state}); LFT {args.lft} "
+          f"({lft_kwargs(args)}), peak learning rate {args.lft_lr}; "
           + ("class-balanced losses, early stopping on validation BAcc, " if args.balanced
              else "early stopping on validation κ, ")
           + f"patience {args.patience} from epoch {args.start_epoch}, at most "
@@ -335,6 +349,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pretrain-lr", type=float, default=2e-3)
     p.add_argument("--width", type=int, default=BACKBONE["width"], help="backbone width")
     p.add_argument("--d-state", type=int, default=BACKBONE["d_state"], help="S4D state size")
+    p.add_argument("--lft", choices=list(LFT), default="cpu",
+                   help="LFT shape: 'cpu' (4 fusion tokens, 2 classification blocks) or "
+                        "'paper' (the spec's 16 tokens, 8 heads, FFN 4x, 8 blocks)")
+    p.add_argument("--lft-lr", type=float, default=1e-3, help="LFT one-cycle peak rate")
     p.add_argument("--step", type=int, default=None,
                    help=f"samples between window starts (default 290: 12 windows a segment, "
                         f"with --quick {CHUNK}: the 4 disjoint windows)")

@@ -146,3 +146,16 @@ def test_segment_scores_average_the_windows_of_each_test_segment(eegdm_bonn):
     assert scores["segment_bacc"] == pytest.approx(1.0)
     # per window: seizure probabilities S 0.4, 1.0, 0.7 vs Z 0.1, 0.8 order 4 of 6 pairs right
     assert scores["auroc"] == pytest.approx(4 / 6)
+
+
+@pytest.mark.parametrize(("lft", "expected"), [
+    ("cpu", {"n_fusion_tokens": 4, "n_heads": 4, "ffn_dim": 128, "n_cls_blocks": 2}),
+    ("paper", {"n_fusion_tokens": 16, "n_heads": 8, "ffn_dim": 256, "n_cls_blocks": 8}),
+])
+def test_the_lft_shape_is_chosen_by_name_and_recorded_in_the_command(eegdm_bonn, monkeypatch,
+                                                                      tmp_path, lft, expected):
+    monkeypatch.setattr("sys.argv", ["eegdm_bonn.py", "--data", str(tmp_path), "--lft", lft])
+    args = eegdm_bonn.parse_args()
+    assert eegdm_bonn.lft_kwargs(args) == expected  # FFN width: ratio x backbone width 64
+    command = eegdm_bonn.command_for(args, "pretrained", "5class")
+    assert f"--lft {lft} --lft-lr 0.001" in command
