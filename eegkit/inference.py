@@ -22,7 +22,9 @@ any EDF/EDF+ file (:func:`input_files`: or every EDF under a folder); no label f
   whole recording, the last one aligned to the recording's end so that the tail is labelled
   too; the channels and conditioning it was trained with are repeated (the generic ``edf``
   reader's options; TUEV / CHB-MIT: their bipolar montage, derived from referential electrodes
-  when a file has no bipolar channels, and their filters and scale). Written:
+  when a file has no bipolar channels, and their filters and scale; Bonn / UCI ESR: volts to
+  µV), then the training split's per-channel standardisation if it had one. A model whose
+  reader recorded no units (UCI HAR) needs ``--scale``. Written:
   ``<name>_windows.csv`` and ``<name>_windows.edf``.
 """
 
@@ -276,12 +278,15 @@ def predict_sleep(model: L.LightningModule, path: Path, eeg: str | None = None,
 # --- windows ----------------------------------------------------------------------------------
 def predict_windows(model: L.LightningModule, path: Path,
                     channels: Sequence[str] | None = None, stride_s: float | None = None,
-                    batch_size: int = 64) -> dict:
+                    batch_size: int = 64, scale: float | None = None) -> dict:
     """Class probabilities of windows cut every ``stride_s`` over the EDF ``path``.
 
     Channels: ``channels``, else those the model was trained on (with the ``edf`` reader's
-    aliases). The conditioning is the one recorded in the checkpoint by the ``edf`` reader;
-    without it the signal is only resampled to the model's rate (a warning says so).
+    aliases). The conditioning is the one its reader recorded in the checkpoint (filters,
+    resampling, the factor from volts to the training units), then the training split's
+    per-channel standardisation when the model was trained on standardised windows. A model
+    whose reader recorded no units (a text table such as UCI HAR) needs ``scale``, the factor
+    from volts to its training units: guessing would feed it numbers 1e4–1e6 off.
 
     Returns
     -------
@@ -295,9 +300,16 @@ def predict_windows(model: L.LightningModule, path: Path,
         raise ValueError("the checkpoint does not record its channels: pass --channels")
     if hp.get("n_chans") is not None and len(channels) != hp["n_chans"]:
         raise ValueError(f"the model takes {hp['n_chans']} channels, got {channels}")
-    if not pre:
-        log.warning("the checkpoint does not record its conditioning: the signal is only "
-                    "resampled to %g Hz", hp["sfreq"])
+    if "reader" in pre and scale is not None:
+        raise ValueError(f"the checkpoint records the units of its {pre['reader']!r} data "
+                         f"(volts x {pre.get('scale', 1.0):g}): --scale is only for models "
+                         "whose reader did not record them")
+    if "reader" not in pre:
+        if scale is None:
+            raise ValueError("the checkpoint does not record the units of its training data "
+                             "(its reader reads a table, not volts): pass --scale, the factor "
+                             "from volts to those units (1e6 for µV, 1 to keep volts)")
+        pre["scale"] = scale
     data, sfreq = read_channels(path, channels, pre.get("aliases"), pre.get("bipolar", False))
     config = conditioning(sfreq, out_sfreq=float(hp["sfreq"]), l_freq=pre.get("l_freq"),
                           h_freq=pre.get("h_freq"), notch=pre.get("notch"),
@@ -314,6 +326,8 @@ def predict_windows(model: L.LightningModule, path: Path,
     bad = unusable(data, sfreq, starts, window_s)
     np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     x = cut_windows(condition(data, sfreq, config), config.sfreq, starts, window_s, path)
+    if "mean" in pre:  # the training split's standardisation (WindowDataModule normalize)
+        x = (x - np.float32(pre["mean"])[:, None]) / np.float32(pre["std"])[:, None]
     proba = np.full((len(starts), model.n_classes), np.nan, dtype=np.float32)  # after merging
     good = np.flatnonzero(~bad)
     proba[good] = _probabilities(model, x[good], batch_size)
@@ -363,10 +377,12 @@ def write_hypnogram_png(path: Path, result: dict, class_names: list[str], title:
 def predict_file(model: L.LightningModule, path: str | Path, out_dir: str | Path,
                  name: str | None = None, eeg: str | None = None, eog: str | None = None,
                  channels: Sequence[str] | None = None, stride_s: float | None = None,
-                 seq_len: int | None = None, batch_size: int | None = None) -> list[Path]:
+                 seq_len: int | None = None, batch_size: int | None = None,
+                 scale: float | None = None) -> list[Path]:
     """Predict one EDF with ``model`` and write the outputs to ``out_dir``; their paths.
 
-    ``name`` (default: the file's stem) prefixes the output files.
+    ``name`` (default: the file's stem) prefixes the output files; ``scale`` is
+    :func:`predict_windows`'s.
     """
     path, out_dir = Path(path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -382,7 +398,7 @@ def predict_file(model: L.LightningModule, path: str | Path, out_dir: str | Path
                 out_dir / f"{name}_hypnogram.png", result, names,
                 f"{name} (predicted; channels {', '.join(result['channels'])})"))
         return paths
-    result = predict_windows(model, path, channels, stride_s, batch_size or 64)
+    result = predict_windows(model, path, channels, stride_s, batch_size or 64, scale)
     return [write_table(out_dir / f"{name}_windows.csv", result, names, "window", "label"),
             write_annotations(out_dir / f"{name}_windows.edf", result, names, "?")]
 

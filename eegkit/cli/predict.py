@@ -27,6 +27,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "eegkit predict") -> lis
                         "(default: one window)")
     parser.add_argument("--seq-len", type=int,
                         help="sleep: epochs per sequence when the checkpoint does not say")
+    parser.add_argument("--scale", type=float,
+                        help="window models whose checkpoint records no units (trained on a "
+                        "text table such as UCI HAR): factor from volts to the training units")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
     args = parser.parse_args(argv)
@@ -35,7 +38,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "eegkit predict") -> lis
     for path, name in input_files(args.input):
         written += predict_file(model, path, args.out, name, eeg=args.eeg, eog=args.eog,
                                 channels=args.channels, stride_s=args.stride,
-                                seq_len=args.seq_len, batch_size=args.batch_size)
+                                seq_len=args.seq_len, batch_size=args.batch_size,
+                                scale=args.scale)
     for path in written:
         print(f"[eegkit] wrote {path}")
     return written

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from eegkit.cli.predict import main
 from eegkit.data.datamodules.windows import WindowDataModule
+from eegkit.data.edf_writer import edf_signals, write_edf
 from eegkit.data.pipelines.sleep import SleepConfig
 from eegkit.data.types import DataError
 from eegkit.inference import load_model, predict_sleep, predict_windows
@@ -291,3 +292,64 @@ def test_predict_windows_of_a_model_with_merged_classes(window_ckpt, tmp_path):
     result = predict_windows(task.eval(), edf)
     assert result["proba"].shape == (5, 2)
     np.testing.assert_allclose(result["proba"].sum(1), 1.0, rtol=1e-5)
+
+
+# --- units and standardisation of table datasets --------------------------------------------
+def _bonn_model(tmp_path, normalize):
+    """EEGNet fitted one step on 2-s chunks of a two-set Bonn folder (integer µV)."""
+    from tests.data.readers.test_window_readers import write_bonn_set
+
+    rng = np.random.default_rng(0)
+    for k, letter in enumerate("ZS"):
+        write_bonn_set(tmp_path / "bonn" / letter, letter,
+                       (60 * (k + 1) * rng.standard_normal((4, 4097)) + 30).round())
+    dm = WindowDataModule("bonn", str(tmp_path / "bonn"), protocol="group", batch_size=8,
+                          val_fraction=0.25, test_fraction=0.25, normalize=normalize,
+                          reader_kwargs={"sets": "ZS", "chunk": 348},
+                          cache_dir=str(tmp_path / "cache"))
+    task = ClassificationTask("eegnet", scheduler="none")
+    return load_model(_fit_one_step(task, tmp_path, f"bonn_{normalize}", datamodule=dm)), dm
+
+
+def test_a_bonn_model_records_its_units_and_standardisation_and_predict_repeats_them(tmp_path):
+    """Bonn files are integer µV and the model saw windows standardised with the training
+    split's statistics: an EDF (read in volts) must reach it as the same numbers."""
+    model, dm = _bonn_model(tmp_path, "channel")
+    pre = model.hparams.preprocessing
+    assert (pre["reader"], pre["scale"]) == ("bonn", 1e6)
+    train = dm.windows.X[np.sort(dm.split_index["train"])].astype(np.float64)
+    np.testing.assert_allclose(pre["mean"], [train.mean()], rtol=1e-5)
+    np.testing.assert_allclose(pre["std"], [train.std()], rtol=1e-5)
+
+    # 100-s records hold a whole number of samples at Bonn's 173.61 Hz: no resampling
+    uv = (120 * np.random.default_rng(1).standard_normal(17361) - 80).astype(np.float32)
+    edf = write_edf(tmp_path / "new.edf", edf_signals({"EEG": uv * 1e-6}, {"EEG": 173.61}, {},
+                                                      record_duration=100.0),
+                    start=START, record_duration=100.0)
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
+    result = predict_windows(model, edf, stride_s=348 / 173.61)
+    hook.remove()
+    assert result["proba"].shape == (50, 2)  # 49 windows and one aligned to the end
+    # what the model saw: the µV windows standardised as in training (EDF: 16-bit rounding)
+    expected = (uv[: 49 * 348].reshape(49, 1, 348) - pre["mean"][0]) / pre["std"][0]
+    np.testing.assert_allclose(torch.cat(seen)[:49].numpy(), expected, atol=1e-3)
+
+
+def test_predict_asks_for_the_units_a_checkpoint_does_not_record(tmp_path):
+    """A model of a table of unknown units (no reader record) cannot be given volts silently;
+    --scale supplies the factor, and is refused where the checkpoint records its own."""
+    model, _ = _bonn_model(tmp_path, "none")
+    edf = write_recording(tmp_path / "new.edf", {"EEG": noise(10 * 200, 2, 50e-6)},
+                          sfreq=200.0)
+    with pytest.raises(ValueError, match="records the units of its 'bonn' data.*--scale"):
+        predict_windows(model, edf, scale=1e6)
+    saved = torch.load(tmp_path / "bonn_none.ckpt", weights_only=False)
+    saved["hyper_parameters"]["preprocessing"] = None  # as a UCI HAR model's
+    ckpt = tmp_path / "no_units.ckpt"
+    torch.save(saved, ckpt)
+    with pytest.raises(ValueError, match="does not record the units.*--scale"):
+        main(["--ckpt", str(ckpt), "--input", str(edf), "--out", str(tmp_path / "o")])
+    main(["--ckpt", str(ckpt), "--input", str(edf), "--out", str(tmp_path / "o"),
+          "--scale", "1e6"])
+    assert len(_rows(tmp_path / "o" / "new_windows.csv")) == 5

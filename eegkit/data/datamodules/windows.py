@@ -38,7 +38,7 @@ from eegkit.data.types import DataError, Windows
 PROTOCOLS = ("official", "random", "group")
 NORMALIZATIONS = ("none", "channel")
 #: Bump when a reader's output for the same files changes, to invalidate cached windows.
-WINDOW_CACHE_VERSION = 1
+WINDOW_CACHE_VERSION = 2  # 2: the reader's preprocessing record is kept
 
 
 def _storable(values: np.ndarray) -> np.ndarray:
@@ -73,7 +73,7 @@ def cached_windows(dataset: str, path: str | Path, reader_kwargs: dict | None = 
         if w.official_split is not None:
             arrays["official_split"] = _storable(w.official_split)
         meta = {"sfreq": w.sfreq, "ch_names": list(w.ch_names), "classes": list(w.classes),
-                "domain": w.domain}
+                "domain": w.domain, "preprocessing": w.meta.get("preprocessing")}
         return arrays, meta
 
     arrays, meta = ArrayCache(cache_dir).get_or_build(f"windows-{dataset}", key, build)
@@ -83,6 +83,7 @@ def cached_windows(dataset: str, path: str | Path, reader_kwargs: dict | None = 
         ch_names=list(meta["ch_names"]), classes=list(meta["classes"]), domain=meta["domain"],
         official_split=(np.asarray(arrays["official_split"])
                         if "official_split" in arrays else None),
+        meta={"preprocessing": meta["preprocessing"]} if meta.get("preprocessing") else {},
     )
 
 
@@ -202,13 +203,22 @@ class WindowDataModule(L.LightningDataModule):
 
     @property
     def preprocessing(self) -> dict | None:
-        """The channels and conditioning that prediction on a new recording repeats (see
-        :func:`eegkit.inference.predict_file`): the generic ``edf`` reader's options, or what an
-        event pipeline (TUEV, CHB-MIT) reports; ``None`` for datasets without one (text
-        tables, Bonn)."""
+        """What prediction on a new recording repeats (see
+        :func:`eegkit.inference.predict_file`): the channels and conditioning of the generic
+        ``edf`` reader's options, or what the reader reports (TUEV, CHB-MIT: montage and
+        filters; Bonn, UCI ESR: their units), plus, with ``normalize="channel"``, the training
+        split's per-channel ``mean`` and ``std``. ``None`` when there is nothing to repeat
+        (a text table of unknown units, not normalised)."""
         if self.hparams.dataset != "edf":
-            return self._load().meta.get("preprocessing")
-        return window_preprocessing(self.hparams.reader_kwargs or {})
+            pre = dict(self._load().meta.get("preprocessing") or {})
+        else:
+            pre = window_preprocessing(self.hparams.reader_kwargs or {})
+        if self.hparams.normalize == "channel":
+            self.setup()
+            stats = self._datasets["train"]
+            pre["mean"] = stats.mean[:, 0].tolist()
+            pre["std"] = stats.std[:, 0].tolist()
+        return pre or None
 
     # --- data ------------------------------------------------------------------------------
     def _load(self) -> Windows:

@@ -16,6 +16,7 @@ import numpy as np
 
 from eegkit.data import register_dataset
 from eegkit.data.readers._files import csv_rows, parse_cells
+from eegkit.data.readers.bonn import PREPROCESSING as BONN_PREPROCESSING
 from eegkit.data.types import DataError, Windows
 
 SFREQ = 173.61
@@ -50,9 +51,10 @@ def read_uci_esr(path: Path, binary: bool = False) -> Windows:
     Returns
     -------
     Windows
-        ``X`` (n, 1, 178) float32 in file units, in file order; ``y`` label − 1 (classes
-        :data:`CLASSES`) or 1 = seizure / 0 = rest; ``group`` and ``subject`` the segment as
-        ``"<label>:<segment name>"``.
+        ``X`` (n, 1, 178) float32 in file units (µV, as the Bonn files), in file order; ``y``
+        label − 1 (classes :data:`CLASSES`) or 1 = seizure / 0 = rest; ``group`` and
+        ``subject`` the segment as ``"<label>:<segment name>"``; ``meta["preprocessing"]``
+        records the units for prediction on EDF files.
     """
     file = _csv_file(Path(path))
     numbers, rows = csv_rows(file.read_bytes())
@@ -88,5 +90,5 @@ def read_uci_esr(path: Path, binary: bool = False) -> Windows:
     return Windows(
         X=np.ascontiguousarray(values[:, None, :-1]), y=y, subject=group, group=group.copy(),
         sfreq=SFREQ, ch_names=["EEG"], classes=list(BINARY_CLASSES if binary else CLASSES),
-        domain="uci_esr",
+        domain="uci_esr", meta={"preprocessing": {**BONN_PREPROCESSING, "reader": "uci_esr"}},
     )
