@@ -72,6 +72,7 @@ sys.path.insert(0, str(REPO))
 from eegkit.cli.app import fit, make_cli, prepare_args  # noqa: E402
 from eegkit.merging import merge_checkpoints  # noqa: E402
 from eegkit.metrics import summarize  # noqa: E402
+from eegkit.tasks.stopping import StopAfterEpoch  # noqa: E402
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
          "--trainer.logger", "false"]
@@ -151,18 +152,6 @@ def chosen_epoch(out_dir: Path, name: str) -> int:
         raise SystemExit(f"a refit tests at the epoch that {name} chose on validation: run "
                          f"{name} first with the same --out-dir ({out_dir})")
     return checkpoint_epoch(best[-1])
-
-
-class StopAfterEpoch(L.Callback):
-    """Ends a refit after the epoch that validation chose; the learning-rate schedule still
-    spans ``max_epochs``, as in the run with validation, so the two match up to that epoch."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.current_epoch >= self.epoch:
-            trainer.should_stop = True
 
 
 def refit_checkpoint(out_dir: Path, full: str) -> Path:

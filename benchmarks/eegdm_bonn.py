@@ -29,6 +29,12 @@ Protocol (all methods see exactly the same windows and splits):
   by negatives / positives of the training split; EEGNet's cross-entropy weighs each class by
   ``n / (2 n_c)``; early stopping and the kept checkpoint follow validation balanced accuracy
   instead of κ.
+- ``--refit``: every model is trained once more from the same initialisation on the training
+  and validation segments together (80 % of the data, ``val_fraction=0``; the test split is
+  unchanged) and stopped after the epoch that its run with validation chose (the schedule
+  still spans ``--max-epochs``); it is tested at that epoch, so no test window chooses
+  anything. The backbone is not retrained: it has seen the training segments only. Printed
+  as extra rows ("..., refit on train + val").
 
 CPU-sized: the backbone is ``--width`` wide with state ``--d-state`` (default 64 and 64: 398k
 parameters, not the paper's 5.3M; 142k at 32 and 32), 6 blocks, pretrained for
@@ -46,6 +52,7 @@ Usage::
     python benchmarks/eegdm_bonn.py --only random --task seizure     # rerun one row
     python benchmarks/eegdm_bonn.py --step 870                       # disjoint windows only
     python benchmarks/eegdm_bonn.py --backbones-only --pretrain-steps 4500   # pretraining only
+    python benchmarks/eegdm_bonn.py --task 5class --refit     # + refits on train + val
 
 Each backbone's line gives its diffusion loss on the split's validation windows (fixed crops,
 steps and noise), to see whether more pretraining steps still lower it.
@@ -74,6 +81,7 @@ from eegkit.reports import format_seed_table
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.eegdm import DelayedEarlyStopping, EEGDMFinetuneTask, EEGDMPretrainTask
 from eegkit.tasks.eegdm_latents import EEGDMLatentDataModule
+from eegkit.tasks.stopping import StopAfterEpoch
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 870
@@ -92,6 +100,7 @@ METHODS = {  # --only name -> table row
     "random": "EEGDM, random-init backbone",
     "eegnet": "EEGNet (braindecode)",
 }
+REFIT = "-refit"  # suffix of a method's refit row
 METRICS = ("kappa", "bacc", "weighted_f1", "auroc")
 SEGMENT_METRICS = ("segment_kappa", "segment_bacc", "segment_weighted_f1")
 
@@ -110,10 +119,11 @@ def window_datamodule(args, split: int, batch_size: int, step: int | None = None
     return WindowDataModule("bonn", str(args.data), **kw)
 
 
-def latent_datamodule(args, split: int, ckpt: Path) -> EEGDMLatentDataModule:
+def latent_datamodule(args, split: int, ckpt: Path, **kw) -> EEGDMLatentDataModule:
     """The ``--step`` windows of split ``split`` as backbone latents of ``ckpt``."""
     return EEGDMLatentDataModule(str(ckpt), "bonn", str(args.data), batch_size=32,
-                                 reader_kwargs=chunking(args.step), seed=split, **SPLIT)
+                                 reader_kwargs=chunking(args.step), seed=split,
+                                 **{**SPLIT, **kw})
 
 
 def chunking(step: int | None) -> dict[str, int]:
@@ -201,13 +211,25 @@ def extract_latents(args, split: int, ckpt: Path) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def fit_and_test(args, task, dm, out: Path) -> dict[str, float]:
+def fit_and_test(args, task, dm, out: Path, refit_epochs: int | None = None
+                 ) -> dict[str, float]:
     """Train to early stopping on validation κ (``--balanced``: balanced accuracy); test
-    metrics of the best epoch.
+    metrics of the best epoch. With ``refit_epochs`` (``dm`` has no validation split): train
+    exactly that many epochs of the ``--max-epochs`` schedule and test the last.
 
     Adds ``epochs`` (epochs run) and ``best_epoch`` (1-based) to the metrics.
     """
     shutil.rmtree(out, ignore_errors=True)
+    if refit_epochs is not None:
+        trainer = L.Trainer(default_root_dir=out, accelerator="cpu", max_epochs=args.max_epochs,
+                            logger=False, enable_progress_bar=False, enable_model_summary=False,
+                            enable_checkpointing=False, limit_val_batches=0,
+                            num_sanity_val_steps=0,
+                            callbacks=[StopAfterEpoch(refit_epochs - 1)])
+        trainer.fit(task, dm)
+        result = trainer.test(task, dm, verbose=False)[0]
+        result = {k.removeprefix("test/"): float(v) for k, v in result.items()}
+        return {**result, "epochs": trainer.current_epoch, "best_epoch": refit_epochs}
     monitor = "val/bacc" if args.balanced else "val/kappa"
     best = ModelCheckpoint(out, monitor=monitor, mode="max", filename="best")
     trainer = L.Trainer(default_root_dir=out, accelerator="cpu", max_epochs=args.max_epochs,
@@ -250,16 +272,18 @@ def segment_scores(task, dm, windows: WindowDataModule) -> dict[str, float]:
     return result
 
 
-def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path) -> dict[str, float]:
-    """The LFT on the latents of backbone ``ckpt``."""
+def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path,
+              refit_epochs: int | None = None) -> dict[str, float]:
+    """The LFT on the latents of backbone ``ckpt`` (``refit_epochs``: on train + val)."""
     _, merge, names = TASKS[task_name]
-    dm = latent_datamodule(args, split, ckpt)
+    dm = latent_datamodule(args, split, ckpt,
+                           **({} if refit_epochs is None else {"val_fraction": 0.0}))
     L.seed_everything(split)
     binary = {"loss": "bce", "pos_weight": "auto"} if args.balanced else {}
     task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=lft_kwargs(args), merge_classes=merge,
                              class_names=names, lr=args.lft_lr, ema_decay=0.99, ema_start=0,
                              ema_every=1, **binary)
-    result = fit_and_test(args, task, dm, out)
+    result = fit_and_test(args, task, dm, out, refit_epochs)
     return {**result, **segment_scores(task, dm, dm.windows)}
 
 
@@ -270,15 +294,18 @@ def lft_kwargs(args) -> dict[str, int]:
     return shape
 
 
-def run_eegnet(args, split: int, task_name: str, out: Path) -> dict[str, float]:
-    """braindecode EEGNet on the channel-standardised windows."""
+def run_eegnet(args, split: int, task_name: str, out: Path,
+               refit_epochs: int | None = None) -> dict[str, float]:
+    """braindecode EEGNet on the channel-standardised windows (``refit_epochs``: on
+    train + val)."""
     _, merge, names = TASKS[task_name]
-    dm = window_datamodule(args, split, batch_size=32, step=args.step, normalize="channel")
+    dm = window_datamodule(args, split, batch_size=32, step=args.step, normalize="channel",
+                           **({} if refit_epochs is None else {"val_fraction": 0.0}))
     L.seed_everything(split)
     task = ClassificationTask("eegnet", lr=1e-3, weight_decay=1e-4, merge_classes=merge,
                               class_names=names,
                               class_weights="balanced" if args.balanced else None)
-    result = fit_and_test(args, task, dm, out)
+    result = fit_and_test(args, task, dm, out, refit_epochs)
     return {**result, **segment_scores(task, dm, dm)}
 
 
@@ -287,8 +314,14 @@ def run_eegnet(args, split: int, task_name: str, out: Path) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
+def title(method: str) -> str:
+    """The table row of ``method`` (a name of :data:`METHODS`, or one with the refit suffix)."""
+    base = method.removesuffix(REFIT)
+    return METHODS[base] + (", refit on train + val" if method != base else "")
+
+
 def command_for(args, method: str, task_name: str) -> str:
-    """The command line that reruns one table row."""
+    """The command line that reruns one table row (a refit row reruns its run too)."""
     parts = ["python", "benchmarks/eegdm_bonn.py", "--data", str(args.data),
              "--splits", *map(str, args.splits), "--max-epochs", str(args.max_epochs),
              "--patience", str(args.patience), "--start-epoch", str(args.start_epoch),
@@ -296,8 +329,9 @@ def command_for(args, method: str, task_name: str) -> str:
              "--pretrain-lr", str(args.pretrain_lr), "--width", str(args.width),
              "--d-state", str(args.d_state), "--step", str(args.step),
              "--threads", str(args.threads), "--lft", args.lft, "--lft-lr", str(args.lft_lr),
-             "--only", method, "--task", task_name]
-    flags = [f for f, on in (("--balanced", args.balanced), ("--quick", args.quick)) if on]
+             "--only", method.removesuffix(REFIT), "--task", task_name]
+    flags = [f for f, on in (("--balanced", args.balanced), ("--quick", args.quick),
+                             ("--refit", method.endswith(REFIT))) if on]
     return shlex.join(parts + flags)
 
 
@@ -315,7 +349,7 @@ def print_tables(args, results, timings) -> None:
     for task_name, by_method in results.items():
         print(f"\n{TASKS[task_name][0]}\n")
         metrics = METRICS if TASKS[task_name][1] is not None else METRICS[:-1]
-        summaries = {METHODS[m]: seed_summary(r) for m, r in by_method.items()}
+        summaries = {title(m): seed_summary(r) for m, r in by_method.items()}
         print("per window:\n")
         print(format_seed_table(summaries, metrics))
         print("\nper segment (the mean probabilities of its windows decide):\n")
@@ -324,19 +358,20 @@ def print_tables(args, results, timings) -> None:
         print("|---|---|---|")
         for m, runs in by_method.items():
             epochs = ", ".join(f"{r['epochs']} ({r['best_epoch']})" for r in runs)
-            print(f"| {METHODS[m]} | {epochs} | {timings[task_name, m]:.0f} s |")
-        if "pretrained" in by_method and "random" in by_method:
+            print(f"| {title(m)} | {epochs} | {timings[task_name, m]:.0f} s |")
+        for suffix in ("", REFIT):
+            pre, rand = by_method.get("pretrained" + suffix), by_method.get("random" + suffix)
+            if pre is None or rand is None:
+                continue
             gains = []
             for k in (*metrics, "segment_kappa"):
-                diff = [p[k] - r[k] for p, r in zip(by_method["pretrained"], by_method["random"],
-                                                    strict=True)]
-                mean, sd = mean_sd(diff)
+                mean, sd = mean_sd([p[k] - r[k] for p, r in zip(pre, rand, strict=True)])
                 gains.append(f"{k} {100 * mean:+.2f} ± {100 * sd:.2f}")
-            print("\npretraining gain (pretrained − random init, per split, mean ± sd): "
-                  + "; ".join(gains))
+            print(f"\npretraining gain{' of the refits' if suffix else ''} (pretrained − "
+                  "random init, per split, mean ± sd): " + "; ".join(gains))
         print()
         for m in by_method:
-            print(f"  {METHODS[m]}: {command_for(args, m, task_name)}")
+            print(f"  {title(m)}: {command_for(args, m, task_name)}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -369,6 +404,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--balanced", action="store_true",
                    help="seizure task: class-weighted losses (LFT: BCE with pos_weight), "
                         "early stopping on validation balanced accuracy")
+    p.add_argument("--refit", action="store_true",
+                   help="also refit every model on train + val for the epochs its run with "
+                        "validation chose, and test that (extra table rows)")
     p.add_argument("--backbones-only", action="store_true",
                    help="pretrain (or reuse) the backbones and print their validation "
                         "diffusion loss; no latents, no classifiers")
@@ -389,8 +427,9 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     wall = time.perf_counter()
-    results: dict[str, dict[str, list]] = {t: {m: [] for m in args.only} for t in args.task}
-    timings = {(t, m): 0.0 for t in args.task for m in args.only}
+    methods = [m + suffix for m in args.only for suffix in ("", REFIT)[:1 + args.refit]]
+    results: dict[str, dict[str, list]] = {t: {m: [] for m in methods} for t in args.task}
+    timings = {(t, m): 0.0 for t in args.task for m in methods}
     backbone_time = {m: 0.0 for m in ("pretrained", "random") if m in args.only}
     for split in args.splits:
         out = args.out / f"split{split}"
@@ -410,11 +449,14 @@ def main() -> None:
         if args.backbones_only:
             continue
         for task_name in args.task:
-            for method in args.only:
+            for method in methods:
                 start = time.perf_counter()
+                base = method.removesuffix(REFIT)
+                # a refit trains for the epochs that its run with validation (just above) chose
+                epochs = results[task_name][base][-1]["best_epoch"] if method != base else None
                 run_out = out / task_name / method
-                r = (run_eegnet(args, split, task_name, run_out) if method == "eegnet" else
-                     run_eegdm(args, split, ckpts[method], task_name, run_out))
+                r = (run_eegnet(args, split, task_name, run_out, epochs) if base == "eegnet" else
+                     run_eegdm(args, split, ckpts[base], task_name, run_out, epochs))
                 timings[task_name, method] += time.perf_counter() - start
                 results[task_name][method].append(r)
                 print(f"[eegdm_bonn] split {split} / {task_name} / {method}: "

@@ -130,38 +130,6 @@ def test_refit_is_tested_at_the_epoch_validation_chose(tmp_path):
     assert results.checkpoint_epoch("last.ckpt") is None
 
 
-def test_a_refit_stops_after_the_chosen_epoch_on_the_full_schedule(tmp_path):
-    import lightning as L
-    from torch.utils.data import DataLoader, TensorDataset
-
-    results = load_benchmark("adace_results")
-
-    class Linear(L.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.net = torch.nn.Linear(2, 1)
-
-        def training_step(self, batch, _):
-            return self.net(batch[0]).pow(2).mean()
-
-        def train_dataloader(self):
-            return DataLoader(TensorDataset(torch.ones(8, 2)), batch_size=2)
-
-        def configure_optimizers(self):  # decays linearly to 0 over the whole run
-            opt = torch.optim.SGD(self.parameters(), lr=1.0)
-            total = self.trainer.estimated_stepping_batches
-            return [opt], [{"scheduler": torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda step: 1 - step / total), "interval": "step"}]
-
-    model = Linear()
-    trainer = L.Trainer(max_epochs=5, callbacks=[results.StopAfterEpoch(1)], logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, default_root_dir=tmp_path)
-    trainer.fit(model)
-    assert trainer.global_step == 8  # epochs 0 and 1, of 4 steps each
-    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1 - 8 / 20)
-
-
 @pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
 def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
     """The soup averages the two models' weights (integer BatchNorm counters included), the

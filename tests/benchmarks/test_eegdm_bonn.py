@@ -159,3 +159,39 @@ def test_the_lft_shape_is_chosen_by_name_and_recorded_in_the_command(eegdm_bonn,
     assert eegdm_bonn.lft_kwargs(args) == expected  # FFN width: ratio x backbone width 64
     command = eegdm_bonn.command_for(args, "pretrained", "5class")
     assert f"--lft {lft} --lft-lr 0.001" in command
+
+
+class _NoValidationData(L.LightningDataModule):
+    """A refit's data: training and test windows, no validation split."""
+
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(torch.randn(8, 2)), batch_size=4)
+
+    test_dataloader = train_dataloader
+
+    def val_dataloader(self):
+        return []
+
+
+def test_a_refit_trains_the_chosen_epochs_and_tests_the_last(eegdm_bonn, tmp_path):
+    """No validation κ to watch: the refit runs exactly the epochs its validated run chose
+    (2 steps each) and is tested with the weights it ends with, no checkpoint reloaded."""
+    args = argparse.Namespace(max_epochs=30, patience=2, start_epoch=0, balanced=False)
+    task = _FlatKappa()
+    result = eegdm_bonn.fit_and_test(args, task, _NoValidationData(), tmp_path / "refit",
+                                     refit_epochs=4)
+    assert (result["epochs"], result["best_epoch"]) == (4, 4)
+    assert task.trainer.global_step == 8 and result["kappa"] == pytest.approx(0.5)
+    assert not list((tmp_path / "refit").rglob("*.ckpt"))
+
+
+def test_refit_rows_are_named_and_rerun_with_the_flag(eegdm_bonn, monkeypatch, tmp_path):
+    monkeypatch.setattr("sys.argv", ["eegdm_bonn.py", "--data", str(tmp_path), "--refit"])
+    args = eegdm_bonn.parse_args()
+    assert args.refit
+    assert eegdm_bonn.title("pretrained-refit") == ("EEGDM, pretrained backbone, refit on "
+                                                    "train + val")
+    assert eegdm_bonn.title("eegnet") == "EEGNet (braindecode)"
+    refit = eegdm_bonn.command_for(args, "eegnet-refit", "5class")
+    assert "--only eegnet --task 5class" in refit and refit.endswith("--refit")
+    assert "--refit" not in eegdm_bonn.command_for(args, "eegnet", "5class")
