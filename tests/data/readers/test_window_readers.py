@@ -459,3 +459,21 @@ def test_datamodule_errors(tmp_path):
         WindowDataModule("bonn", str(tmp_path / "missing"), **kw).setup()
     with pytest.raises(ValueError, match="protocol"):
         WindowDataModule("bonn", str(tmp_path), protocol="loso")
+
+
+def test_bonn_and_esr_windows_record_their_units_through_the_cache(tmp_path):
+    """Both readers record that their integers are µV; the window cache keeps the record, so a
+    model trained on a cache hit knows it as well as one trained on a fresh read."""
+    from eegkit.data.datamodules.windows import WindowDataModule
+
+    rng = np.random.default_rng(4)
+    for s in "ZONFS":
+        write_bonn_set(tmp_path / "bonn" / s, s, rng.integers(-2048, 2048, (2, SEGMENT_SAMPLES)))
+    (tmp_path / "esr").mkdir()
+    write_esr_csv(tmp_path / "esr" / "Data.csv", load("bonn", tmp_path / "bonn", chunk=178))
+    for dataset, reader in (("bonn", "bonn"), ("uci_esr", "esr")):
+        assert load(dataset, tmp_path / reader).meta["preprocessing"]["scale"] == 1e6
+        for _ in ("build", "hit"):
+            dm = WindowDataModule(dataset, str(tmp_path / reader), protocol="group",
+                                  cache_dir=str(tmp_path / "cache"))
+            assert dm.preprocessing == {"reader": dataset, "scale": 1e6}
