@@ -220,30 +220,30 @@ def fit_and_test(args, task, dm, out: Path, refit_epochs: int | None = None
     Adds ``epochs`` (epochs run) and ``best_epoch`` (1-based) to the metrics.
     """
     shutil.rmtree(out, ignore_errors=True)
-    if refit_epochs is not None:
-        trainer = L.Trainer(default_root_dir=out, accelerator="cpu", max_epochs=args.max_epochs,
-                            logger=False, enable_progress_bar=False, enable_model_summary=False,
-                            enable_checkpointing=False, limit_val_batches=0,
-                            num_sanity_val_steps=0,
-                            callbacks=[StopAfterEpoch(refit_epochs - 1)])
-        trainer.fit(task, dm)
-        result = trainer.test(task, dm, verbose=False)[0]
-        result = {k.removeprefix("test/"): float(v) for k, v in result.items()}
-        return {**result, "epochs": trainer.current_epoch, "best_epoch": refit_epochs}
-    monitor = "val/bacc" if args.balanced else "val/kappa"
-    best = ModelCheckpoint(out, monitor=monitor, mode="max", filename="best")
+    if refit_epochs is None:
+        monitor = "val/bacc" if args.balanced else "val/kappa"
+        best = ModelCheckpoint(out, monitor=monitor, mode="max", filename="best")
+        loop = {"callbacks": [DelayedEarlyStopping(monitor, mode="max", patience=args.patience,
+                                                   start_epoch=args.start_epoch), best]}
+    else:  # no validation data: stop after the chosen epoch and test the weights it ends with
+        loop = {"callbacks": [StopAfterEpoch(refit_epochs - 1)], "enable_checkpointing": False,
+                "limit_val_batches": 0, "num_sanity_val_steps": 0}
     trainer = L.Trainer(default_root_dir=out, accelerator="cpu", max_epochs=args.max_epochs,
                         logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[DelayedEarlyStopping(monitor, mode="max",
-                                                        patience=args.patience,
-                                                        start_epoch=args.start_epoch), best])
+                        **loop)
     trainer.fit(task, dm)
-    result = trainer.test(task, dm, ckpt_path="best", verbose=False)[0]
+    ckpt_path = "best" if refit_epochs is None else None
+    result = trainer.test(task, dm, ckpt_path=ckpt_path, verbose=False)[0]
     result = {k.removeprefix("test/"): float(v) for k, v in result.items()}
     result["epochs"] = trainer.current_epoch
-    result["best_epoch"] = torch.load(best.best_model_path, map_location="cpu",
-                                      weights_only=False)["epoch"] + 1
+    result["best_epoch"] = refit_epochs or torch.load(
+        best.best_model_path, map_location="cpu", weights_only=False)["epoch"] + 1
     return result
+
+
+def refit_split(refit_epochs: int | None) -> dict[str, float]:
+    """The datamodule overrides of a refit (train + val, no validation split); none else."""
+    return {} if refit_epochs is None else {"val_fraction": 0.0}
 
 
 def test_predictions(task, dm) -> tuple[torch.Tensor, torch.Tensor]:
@@ -276,8 +276,7 @@ def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path,
               refit_epochs: int | None = None) -> dict[str, float]:
     """The LFT on the latents of backbone ``ckpt`` (``refit_epochs``: on train + val)."""
     _, merge, names = TASKS[task_name]
-    dm = latent_datamodule(args, split, ckpt,
-                           **({} if refit_epochs is None else {"val_fraction": 0.0}))
+    dm = latent_datamodule(args, split, ckpt, **refit_split(refit_epochs))
     L.seed_everything(split)
     binary = {"loss": "bce", "pos_weight": "auto"} if args.balanced else {}
     task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=lft_kwargs(args), merge_classes=merge,
@@ -300,7 +299,7 @@ def run_eegnet(args, split: int, task_name: str, out: Path,
     train + val)."""
     _, merge, names = TASKS[task_name]
     dm = window_datamodule(args, split, batch_size=32, step=args.step, normalize="channel",
-                           **({} if refit_epochs is None else {"val_fraction": 0.0}))
+                           **refit_split(refit_epochs))
     L.seed_everything(split)
     task = ClassificationTask("eegnet", lr=1e-3, weight_decay=1e-4, merge_classes=merge,
                               class_names=names,
