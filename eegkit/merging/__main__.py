@@ -35,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p_ckpt.add_argument("--method", default="average", choices=sorted(METHODS))
     p_ckpt.add_argument("--ancestor", default=None,
                         help="checkpoint of the shared ancestor (task-vector methods)")
+    p_ckpt.add_argument("--preprocessing-from", type=int, default=None, metavar="INDEX",
+                        help="keep the input preprocessing of this checkpoint (0-based), "
+                             "needed when the checkpoints record different ones")
     p_ckpt.add_argument("--weights", nargs="+", type=float, default=None,
                         help="average: one weight per checkpoint (default: equal)")
     p_ckpt.add_argument("--lam", type=float, default=None, help="task-vector scaling λ")
@@ -46,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                    if getattr(args, k) is not None}
         try:
             out = merge_checkpoints(args.checkpoints, args.out, args.method, args.ancestor,
-                                    **options)
+                                    args.preprocessing_from, **options)
         except ValueError as err:  # DataError included: name the file, no traceback
             parser.exit(2, f"python -m eegkit.merging checkpoints: error: {err}\n")
         print(f"[eegkit] {args.method} of {len(args.checkpoints)} checkpoints -> {out}")

@@ -120,3 +120,47 @@ def test_an_interrupted_write_leaves_nothing(runs, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         merge_checkpoints(ckpts, tmp_path / "soup.ckpt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_checkpoints_with_other_input_preprocessing_merge_only_by_choice(runs, tmp_path,
+                                                                         capsys):
+    """A model standardised with other statistics (another dataset) must not be merged
+    silently: the soup would predict with the first model's statistics."""
+    _, ckpts = runs
+    first = _load(ckpts[0])
+    assert "mean" in first["hyper_parameters"]["preprocessing"]  # the HAR config standardises
+    other = _load(ckpts[1])
+    pre = dict(other["hyper_parameters"]["preprocessing"])
+    pre["mean"] = [m + 1.0 for m in pre["mean"]]
+    other["hyper_parameters"]["preprocessing"] = pre
+    shifted = tmp_path / "other_data.ckpt"
+    torch.save(other, shifted)
+    out = tmp_path / "soup.ckpt"
+    with pytest.raises(DataError, match=r"other_data.ckpt: its input preprocessing differs "
+                                        r".* in \['mean'\]"):
+        merge_checkpoints([ckpts[0], shifted], out)
+    assert not out.exists()
+    main(["checkpoints", str(ckpts[0]), str(shifted), "--out", str(out),
+          "--preprocessing-from", "1"])
+    soup = _load(out)
+    assert soup["hyper_parameters"]["preprocessing"] == pre
+    assert {k: v for k, v in soup["hyper_parameters"].items() if k != "preprocessing"} == {
+        k: v for k, v in first["hyper_parameters"].items() if k != "preprocessing"}
+    assert soup["eegkit_merge"]["preprocessing_from"] == 1
+    with pytest.raises(ValueError, match="preprocessing_from=2 is not the index"):
+        merge_checkpoints([ckpts[0], shifted], out, preprocessing_from=2)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["checkpoints", str(ckpts[0]), str(shifted), "--out", str(tmp_path / "x.ckpt")])
+    assert "--preprocessing-from INDEX" in capsys.readouterr().err
+
+
+def test_checkpoints_with_other_channels_are_not_merged(runs, tmp_path):
+    _, ckpts = runs
+    other = _load(ckpts[1])
+    other["hyper_parameters"]["ch_names"] = list(reversed(other["hyper_parameters"]["ch_names"]))
+    swapped = tmp_path / "swapped.ckpt"
+    torch.save(other, swapped)
+    with pytest.raises(DataError, match=r"swapped.ckpt: other channels or classes than .*"
+                                        r"\['ch_names'\] differ"):
+        merge_checkpoints([ckpts[0], swapped], tmp_path / "soup.ckpt", preprocessing_from=0)
