@@ -35,6 +35,11 @@ Protocol (all methods see exactly the same windows and splits):
   still spans ``--max-epochs``); it is tested at that epoch, so no test window chooses
   anything. The backbone is not retrained: it has seen the training segments only. Printed
   as extra rows ("..., refit on train + val").
+- ``--seeds N``: every classifier (LFT, EEGNet; and its refit) is trained with N seeds per
+  split: the split seed, then split + 100, split + 200, ... (the split, the backbone and the
+  windows stay those of the split seed). The method rows are then mean ± sd over all split ×
+  seed runs, and an extra row per method scores each split's ensemble: the mean test
+  probabilities of its N models ("..., ensemble of N seeds"; mean ± sd over splits).
 
 CPU-sized: the backbone is ``--width`` wide with state ``--d-state`` (default 64 and 64: 398k
 parameters, not the paper's 5.3M; 142k at 32 and 32), 6 blocks, pretrained for
@@ -53,6 +58,7 @@ Usage::
     python benchmarks/eegdm_bonn.py --step 870                       # disjoint windows only
     python benchmarks/eegdm_bonn.py --backbones-only --pretrain-steps 4500   # pretraining only
     python benchmarks/eegdm_bonn.py --task 5class --refit     # + refits on train + val
+    python benchmarks/eegdm_bonn.py --task 5class --seeds 3   # + 3-seed ensembles
 
 Each backbone's line gives its diffusion loss on the split's validation windows (fixed crops,
 steps and noise), to see whether more pretraining steps still lower it.
@@ -71,6 +77,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torchmetrics.functional.classification import binary_auroc as auroc
@@ -101,6 +108,8 @@ METHODS = {  # --only name -> table row
     "eegnet": "EEGNet (braindecode)",
 }
 REFIT = "-refit"  # suffix of a method's refit row
+ENSEMBLE = "-ensemble"  # suffix of the row of a method's seed ensemble
+SEED_STRIDE = 100  # classifier seed k of split s: s + 100 k
 METRICS = ("kappa", "bacc", "weighted_f1", "auroc")
 SEGMENT_METRICS = ("segment_kappa", "segment_bacc", "segment_weighted_f1")
 
@@ -246,8 +255,11 @@ def refit_split(refit_epochs: int | None) -> dict[str, float]:
     return {} if refit_epochs is None else {"val_fraction": 0.0}
 
 
-def test_predictions(task, dm) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class probabilities and (merged) labels of the test windows, in split order."""
+def test_predictions(task, dm, windows: WindowDataModule
+                     ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Class probabilities, (merged) labels and segment names of the test windows, in split
+    order. ``windows`` is the datamodule that owns the split (``dm`` itself, or the latents'
+    windows)."""
     probs, ys = [], []
     task.eval()
     with torch.no_grad():
@@ -255,35 +267,58 @@ def test_predictions(task, dm) -> tuple[torch.Tensor, torch.Tensor]:
             out = task.predict_step(batch, i)  # labels merged by the task
             probs.append(out["proba"])
             ys.append(out["y_true"])
-    return torch.cat(probs), torch.cat(ys)
+    return torch.cat(probs), torch.cat(ys), windows.windows.group[windows.split_index["test"]]
 
 
-def segment_scores(task, dm, windows: WindowDataModule) -> dict[str, float]:
-    """Per-segment test metrics (mean window probabilities decide) and, for two classes, the
-    per-window AUROC. ``task`` holds its best weights after testing; ``windows`` is the
-    datamodule that owns the split (``dm`` itself, or the latents' windows)."""
-    proba, y = test_predictions(task, dm)
-    segments = windows.windows.group[windows.split_index["test"]]
+def prediction_scores(proba: torch.Tensor, y: torch.Tensor, segments: np.ndarray
+                      ) -> dict[str, float]:
+    """Per-window and per-segment test metrics (the mean probabilities of a segment's windows
+    decide) and, for two classes, the per-window AUROC."""
+    n_classes = proba.shape[1]
+    windows = classification_metrics(n_classes)(proba.argmax(-1), y)
     seg_proba, seg_y, _ = group_mean(proba, y, segments)
-    metrics = classification_metrics(proba.shape[1])(seg_proba.argmax(-1), seg_y)
-    result = {f"segment_{k}": float(metrics[k]) for k in ("kappa", "bacc", "weighted_f1")}
-    if proba.shape[1] == 2:
+    per_segment = classification_metrics(n_classes)(seg_proba.argmax(-1), seg_y)
+    result = {k: float(windows[k]) for k in ("kappa", "bacc", "weighted_f1")}
+    result.update({f"segment_{k}": float(per_segment[k])
+                   for k in ("kappa", "bacc", "weighted_f1")})
+    if n_classes == 2:
         result["auroc"] = float(auroc(proba[:, 1], y))
     return result
 
 
+def scored(result: dict[str, float], predictions: tuple) -> tuple[dict[str, float], tuple]:
+    """A run's metrics with its prediction scores added (the window metrics of the test loop
+    kept), and its test predictions (for seed ensembles). The two must agree on κ: an ensemble
+    of predictions that are not the tested models' would be meaningless."""
+    scores = prediction_scores(*predictions)
+    if abs(scores["kappa"] - result["kappa"]) > 1e-4:
+        raise RuntimeError(f"test loop κ {result['kappa']:.4f} but predictions give "
+                           f"{scores['kappa']:.4f}: the predictions are not the tested model's")
+    return {**scores, **result}, predictions
+
+
 def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path,
-              refit_epochs: int | None = None) -> dict[str, float]:
-    """The LFT on the latents of backbone ``ckpt`` (``refit_epochs``: on train + val)."""
+              refit_epochs: int | None = None, seed: int | None = None
+              ) -> tuple[dict[str, float], tuple]:
+    """The LFT on the latents of backbone ``ckpt`` (``refit_epochs``: on train + val), seeded
+    with ``seed`` (default: the split seed); its metrics and test predictions."""
     _, merge, names = TASKS[task_name]
     dm = latent_datamodule(args, split, ckpt, **refit_split(refit_epochs))
-    L.seed_everything(split)
+    L.seed_everything(split if seed is None else seed)
     binary = {"loss": "bce", "pos_weight": "auto"} if args.balanced else {}
     task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=lft_kwargs(args), merge_classes=merge,
                              class_names=names, lr=args.lft_lr, ema_decay=0.99, ema_start=0,
                              ema_every=1, **binary)
     result = fit_and_test(args, task, dm, out, refit_epochs)
-    return {**result, **segment_scores(task, dm, dm.windows)}
+    return scored(result, test_predictions(task, dm, dm.windows))
+
+
+def ensemble_scores(predictions: list[tuple]) -> dict[str, float]:
+    """The scores of the mean test probabilities of several models of one split."""
+    probas, ys, segments = zip(*predictions, strict=True)
+    if not all(torch.equal(y, ys[0]) for y in ys):
+        raise ValueError("the models of an ensemble were tested on different windows")
+    return prediction_scores(torch.stack(probas).mean(0), ys[0], segments[0])
 
 
 def lft_kwargs(args) -> dict[str, int]:
@@ -294,18 +329,20 @@ def lft_kwargs(args) -> dict[str, int]:
 
 
 def run_eegnet(args, split: int, task_name: str, out: Path,
-               refit_epochs: int | None = None) -> dict[str, float]:
+               refit_epochs: int | None = None, seed: int | None = None
+               ) -> tuple[dict[str, float], tuple]:
     """braindecode EEGNet on the channel-standardised windows (``refit_epochs``: on
-    train + val)."""
+    train + val), seeded with ``seed`` (default: the split seed); its metrics and test
+    predictions."""
     _, merge, names = TASKS[task_name]
     dm = window_datamodule(args, split, batch_size=32, step=args.step, normalize="channel",
                            **refit_split(refit_epochs))
-    L.seed_everything(split)
+    L.seed_everything(split if seed is None else seed)
     task = ClassificationTask("eegnet", lr=1e-3, weight_decay=1e-4, merge_classes=merge,
                               class_names=names,
                               class_weights="balanced" if args.balanced else None)
     result = fit_and_test(args, task, dm, out, refit_epochs)
-    return {**result, **segment_scores(task, dm, dm)}
+    return scored(result, test_predictions(task, dm, dm))
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,10 +350,13 @@ def run_eegnet(args, split: int, task_name: str, out: Path,
 # --------------------------------------------------------------------------------------------
 
 
-def title(method: str) -> str:
-    """The table row of ``method`` (a name of :data:`METHODS`, or one with the refit suffix)."""
-    base = method.removesuffix(REFIT)
-    return METHODS[base] + (", refit on train + val" if method != base else "")
+def title(method: str, seeds: int = 1) -> str:
+    """The table row of ``method`` (a name of :data:`METHODS`, possibly with the refit and
+    then the ensemble suffix; ``seeds``: the ensemble's size)."""
+    single = method.removesuffix(ENSEMBLE)
+    base = single.removesuffix(REFIT)
+    return (METHODS[base] + (", refit on train + val" if single != base else "")
+            + (f", ensemble of {seeds} seeds" if method != single else ""))
 
 
 def command_for(args, method: str, task_name: str) -> str:
@@ -328,16 +368,20 @@ def command_for(args, method: str, task_name: str) -> str:
              "--pretrain-lr", str(args.pretrain_lr), "--width", str(args.width),
              "--d-state", str(args.d_state), "--step", str(args.step),
              "--threads", str(args.threads), "--lft", args.lft, "--lft-lr", str(args.lft_lr),
-             "--only", method.removesuffix(REFIT), "--task", task_name]
+             "--only", method.removesuffix(ENSEMBLE).removesuffix(REFIT), "--task", task_name]
+    if args.seeds > 1:
+        parts += ["--seeds", str(args.seeds)]
     flags = [f for f, on in (("--balanced", args.balanced), ("--quick", args.quick),
-                             ("--refit", method.endswith(REFIT))) if on]
+                             ("--refit", REFIT in method)) if on]
     return shlex.join(parts + flags)
 
 
 def print_tables(args, results, timings) -> None:
     """Per task: metrics mean ± sd over splits, epochs, wall time, the pretraining gain."""
     print(f"\nBonn, split by segment (870-sample windows every {args.step} samples), test "
-          f"set, mean ± sd over split seeds {args.splits} (%); backbone pretraining "
+          f"set, mean ± sd over split seeds {args.splits}"
+          + (f" × {args.seeds} classifier seeds (ensembles: over splits)" if args.seeds > 1
+             else "") + " (%); backbone pretraining "
           f"{args.pretrain_steps} steps; "
           f"(width {args.width}, state {args.d_state}); LFT {args.lft} "
           f"({lft_kwargs(args)}), peak learning rate {args.lft_lr}; "
@@ -348,17 +392,19 @@ def print_tables(args, results, timings) -> None:
     for task_name, by_method in results.items():
         print(f"\n{TASKS[task_name][0]}\n")
         metrics = METRICS if TASKS[task_name][1] is not None else METRICS[:-1]
-        summaries = {title(m): seed_summary(r) for m, r in by_method.items()}
+        summaries = {title(m, args.seeds): seed_summary(r) for m, r in by_method.items()}
         print("per window:\n")
         print(format_seed_table(summaries, metrics))
         print("\nper segment (the mean probabilities of its windows decide):\n")
         print(format_seed_table(summaries, SEGMENT_METRICS))
-        print("\n| method | epochs run (best epoch) per split | training wall time, all splits |")
+        print("\n| method | epochs run (best epoch) per run | training wall time, all runs |")
         print("|---|---|---|")
         for m, runs in by_method.items():
+            if m.endswith(ENSEMBLE):
+                continue
             epochs = ", ".join(f"{r['epochs']} ({r['best_epoch']})" for r in runs)
             print(f"| {title(m)} | {epochs} | {timings[task_name, m]:.0f} s |")
-        for suffix in ("", REFIT):
+        for suffix in ("", REFIT, ENSEMBLE, REFIT + ENSEMBLE):
             pre, rand = by_method.get("pretrained" + suffix), by_method.get("random" + suffix)
             if pre is None or rand is None:
                 continue
@@ -366,11 +412,13 @@ def print_tables(args, results, timings) -> None:
             for k in (*metrics, "segment_kappa"):
                 mean, sd = mean_sd([p[k] - r[k] for p, r in zip(pre, rand, strict=True)])
                 gains.append(f"{k} {100 * mean:+.2f} ± {100 * sd:.2f}")
-            print(f"\npretraining gain{' of the refits' if suffix else ''} (pretrained − "
-                  "random init, per split, mean ± sd): " + "; ".join(gains))
+            what = {"": "", REFIT: " of the refits", ENSEMBLE: " of the ensembles",
+                    REFIT + ENSEMBLE: " of the refit ensembles"}[suffix]
+            print(f"\npretraining gain{what} (pretrained − random init, per run, mean ± sd): "
+                  + "; ".join(gains))
         print()
         for m in by_method:
-            print(f"  {title(m)}: {command_for(args, m, task_name)}")
+            print(f"  {title(m, args.seeds)}: {command_for(args, m, task_name)}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -406,6 +454,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--refit", action="store_true",
                    help="also refit every model on train + val for the epochs its run with "
                         "validation chose, and test that (extra table rows)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="classifier seeds per split (split seed + 100 k); with more than one, "
+                        "also score each split's ensemble (mean test probabilities)")
     p.add_argument("--backbones-only", action="store_true",
                    help="pretrain (or reuse) the backbones and print their validation "
                         "diffusion loss; no latents, no classifiers")
@@ -414,6 +465,8 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     if args.data is None:
         p.error("no Bonn data: give --data /path/to/bonn (or set EEGKIT_BONN)")
+    if args.seeds < 1:
+        p.error(f"--seeds must be at least 1, got {args.seeds}")
     if args.quick:
         args.splits, args.pretrain_steps, args.max_epochs, args.patience = [0], 5, 1, 1
         args.start_epoch = 0
@@ -427,7 +480,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     wall = time.perf_counter()
     methods = [m + suffix for m in args.only for suffix in ("", REFIT)[:1 + args.refit]]
-    results: dict[str, dict[str, list]] = {t: {m: [] for m in methods} for t in args.task}
+    rows = [m + suffix for m in methods for suffix in ("", ENSEMBLE)[:1 + (args.seeds > 1)]]
+    results: dict[str, dict[str, list]] = {t: {m: [] for m in rows} for t in args.task}
     timings = {(t, m): 0.0 for t in args.task for m in methods}
     backbone_time = {m: 0.0 for m in ("pretrained", "random") if m in args.only}
     for split in args.splits:
@@ -448,21 +502,31 @@ def main() -> None:
         if args.backbones_only:
             continue
         for task_name in args.task:
+            chosen = {}  # (method, seed) -> the best epoch of its run with validation
             for method in methods:
-                start = time.perf_counter()
                 base = method.removesuffix(REFIT)
-                # a refit trains for the epochs that its run with validation (just above) chose
-                epochs = results[task_name][base][-1]["best_epoch"] if method != base else None
-                run_out = out / task_name / method
-                r = (run_eegnet(args, split, task_name, run_out, epochs) if base == "eegnet" else
-                     run_eegdm(args, split, ckpts[base], task_name, run_out, epochs))
-                timings[task_name, method] += time.perf_counter() - start
-                results[task_name][method].append(r)
-                print(f"[eegdm_bonn] split {split} / {task_name} / {method}: "
-                      + ", ".join(f"{k} {r[k]:.3f}" for k in (*METRICS, *SEGMENT_METRICS)
-                                  if k in r)
-                      + f"; {r['epochs']} epochs (best {r['best_epoch']}), "
-                      f"{time.perf_counter() - start:.0f} s", flush=True)
+                predictions = []
+                for seed in range(split, split + SEED_STRIDE * args.seeds, SEED_STRIDE):
+                    start = time.perf_counter()
+                    # a refit trains for the epochs that its run with validation chose
+                    epochs = chosen[base, seed] if method != base else None
+                    run_out = out / task_name / (method + (f"-seed{seed}" if seed != split
+                                                           else ""))
+                    r, p = (run_eegnet(args, split, task_name, run_out, epochs, seed)
+                            if base == "eegnet" else
+                            run_eegdm(args, split, ckpts[base], task_name, run_out, epochs,
+                                      seed))
+                    chosen[method, seed] = r["best_epoch"]
+                    timings[task_name, method] += time.perf_counter() - start
+                    results[task_name][method].append(r)
+                    predictions.append(p)
+                    print(f"[eegdm_bonn] split {split} / {task_name} / {method} / seed {seed}: "
+                          + ", ".join(f"{k} {r[k]:.3f}" for k in (*METRICS, *SEGMENT_METRICS)
+                                      if k in r)
+                          + f"; {r['epochs']} epochs (best {r['best_epoch']}), "
+                          f"{time.perf_counter() - start:.0f} s", flush=True)
+                if args.seeds > 1:
+                    results[task_name][method + ENSEMBLE].append(ensemble_scores(predictions))
     if args.backbones_only:
         return
     print_tables(args, results, timings)

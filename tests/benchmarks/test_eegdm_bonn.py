@@ -140,12 +140,51 @@ def test_segment_scores_average_the_windows_of_each_test_segment(eegdm_bonn):
             return {"proba": self.proba, "y_true": torch.tensor([0, 0, 1, 1, 1])}
 
     data = argparse.Namespace(test_dataloader=lambda: [None])
-    scores = eegdm_bonn.segment_scores(_Task(), data, _Split())
+    predictions = eegdm_bonn.test_predictions(_Task(), data, _Split())
+    scores = eegdm_bonn.prediction_scores(*predictions)
     # Z001 averages to [0.55, 0.45] (right); S001 to [0.3, 0.7] and S002 [0.3, 0.7] (right)
     assert scores["segment_kappa"] == pytest.approx(1.0)
     assert scores["segment_bacc"] == pytest.approx(1.0)
+    # per window: Z001's second window and S001's first are wrong: BAcc (1/2 + 2/3) / 2
+    assert scores["bacc"] == pytest.approx(7 / 12)
     # per window: seizure probabilities S 0.4, 1.0, 0.7 vs Z 0.1, 0.8 order 4 of 6 pairs right
     assert scores["auroc"] == pytest.approx(4 / 6)
+    # the test loop's window metrics win over the recomputed ones; segment scores are added
+    tested = {"kappa": scores["kappa"], "bacc": 0.5, "epochs": 3}
+    result, kept = eegdm_bonn.scored(tested, predictions)
+    assert result["bacc"] == 0.5 and result["segment_kappa"] == pytest.approx(1.0)
+    assert kept is predictions
+    with pytest.raises(RuntimeError, match="not the tested model's"):
+        eegdm_bonn.scored({**tested, "kappa": scores["kappa"] + 0.1}, predictions)
+
+
+def test_an_ensemble_scores_the_mean_probabilities_of_its_models(eegdm_bonn):
+    y, segments = torch.tensor([0, 0, 1, 1]), np.array(["a", "b", "c", "d"])
+    # each model gets one window wrong, the averaged probabilities get all four right
+    first = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.3, 0.7]])
+    second = torch.tensor([[0.4, 0.6], [0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
+    for proba in (first, second):
+        assert eegdm_bonn.prediction_scores(proba, y, segments)["bacc"] == pytest.approx(0.75)
+    scores = eegdm_bonn.ensemble_scores([(first, y, segments), (second, y, segments)])
+    assert scores["kappa"] == pytest.approx(1.0) and scores["segment_bacc"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="different windows"):
+        eegdm_bonn.ensemble_scores([(first, y, segments), (second, y.flip(0), segments)])
+
+
+def test_seed_ensemble_rows_are_named_and_rerun_with_the_seed_count(eegdm_bonn, monkeypatch,
+                                                                     tmp_path):
+    monkeypatch.setattr("sys.argv", ["eegdm_bonn.py", "--data", str(tmp_path), "--seeds", "3",
+                                     "--refit"])
+    args = eegdm_bonn.parse_args()
+    assert eegdm_bonn.title("pretrained-refit-ensemble", 3) == (
+        "EEGDM, pretrained backbone, refit on train + val, ensemble of 3 seeds")
+    command = eegdm_bonn.command_for(args, "pretrained-refit-ensemble", "5class")
+    assert "--only pretrained --task 5class --seeds 3" in command and command.endswith("--refit")
+    monkeypatch.setattr("sys.argv", ["eegdm_bonn.py", "--data", str(tmp_path)])
+    assert "--seeds" not in eegdm_bonn.command_for(eegdm_bonn.parse_args(), "eegnet", "5class")
+    monkeypatch.setattr("sys.argv", ["eegdm_bonn.py", "--data", str(tmp_path), "--seeds", "0"])
+    with pytest.raises(SystemExit):
+        eegdm_bonn.parse_args()
 
 
 @pytest.mark.parametrize(("lft", "expected"), [
