@@ -108,8 +108,9 @@ def load_model(ckpt: str | Path, map_location: str | torch.device = "cpu") -> L.
     Raises
     ------
     DataError
-        When ``ckpt`` is missing or is not a Lightning checkpoint of an eegkit task, or when
-        an EEGDM model's backbone checkpoint is missing and not carried by ``ckpt``.
+        When ``ckpt`` is missing or is not a Lightning checkpoint of an eegkit task, when
+        an EEGDM model's backbone checkpoint is missing and not carried by ``ckpt``, or when
+        the model was trained on standardised windows but does not record the statistics.
 
     Notes
     -----
@@ -126,6 +127,12 @@ def load_model(ckpt: str | Path, map_location: str | torch.device = "cpu") -> L.
     except Exception as err:  # unpickling or a missing key: not a checkpoint of ours
         raise DataError(ckpt, f"not an eegkit task checkpoint ({type(err).__name__}: {err})"
                         ) from None
+    data = checkpoint.get("datamodule_hyper_parameters") or {}
+    if data.get("normalize") == "channel" and "mean" not in (hparams.get("preprocessing") or {}):
+        raise DataError(ckpt, "trained on standardised windows (normalize: channel) but records "
+                              "no training statistics (written before eegkit recorded them): "
+                              "new recordings cannot be standardised as its training data "
+                              "were; retrain it")
     overrides = {}
     backbone = hparams.get("backbone_ckpt")
     if backbone is not None and not Path(backbone).is_file():

@@ -311,6 +311,25 @@ def _bonn_model(tmp_path, normalize):
     return load_model(_fit_one_step(task, tmp_path, f"bonn_{normalize}", datamodule=dm)), dm
 
 
+def _edf_at_bonn_rate(path):
+    """A 100-s EDF at Bonn's 173.61 Hz (whole records: no resampling) and its µV samples."""
+    uv = (120 * np.random.default_rng(1).standard_normal(17361) - 80).astype(np.float32)
+    edf = write_edf(path, edf_signals({"EEG": uv * 1e-6}, {"EEG": 173.61}, {},
+                                      record_duration=100.0),
+                    start=START, record_duration=100.0)
+    return edf, uv
+
+
+def _inputs(model, edf, **kw):
+    """What ``model`` receives when predicting ``edf`` in 348-sample windows."""
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
+    result = predict_windows(model, edf, stride_s=348 / 173.61, **kw)
+    hook.remove()
+    assert result["proba"].shape == (50, 2)  # 49 windows and one aligned to the end
+    return torch.cat(seen)[:49].numpy()
+
+
 def test_a_bonn_model_records_its_units_and_standardisation_and_predict_repeats_them(tmp_path):
     """Bonn files are integer µV and the model saw windows standardised with the training
     split's statistics: an EDF (read in volts) must reach it as the same numbers."""
@@ -321,19 +340,25 @@ def test_a_bonn_model_records_its_units_and_standardisation_and_predict_repeats_
     np.testing.assert_allclose(pre["mean"], [train.mean()], rtol=1e-5)
     np.testing.assert_allclose(pre["std"], [train.std()], rtol=1e-5)
 
-    # 100-s records hold a whole number of samples at Bonn's 173.61 Hz: no resampling
-    uv = (120 * np.random.default_rng(1).standard_normal(17361) - 80).astype(np.float32)
-    edf = write_edf(tmp_path / "new.edf", edf_signals({"EEG": uv * 1e-6}, {"EEG": 173.61}, {},
-                                                      record_duration=100.0),
-                    start=START, record_duration=100.0)
-    seen = []
-    hook = model.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
-    result = predict_windows(model, edf, stride_s=348 / 173.61)
-    hook.remove()
-    assert result["proba"].shape == (50, 2)  # 49 windows and one aligned to the end
+    edf, uv = _edf_at_bonn_rate(tmp_path / "new.edf")
     # what the model saw: the µV windows standardised as in training (EDF: 16-bit rounding)
     expected = (uv[: 49 * 348].reshape(49, 1, 348) - pre["mean"][0]) / pre["std"][0]
-    np.testing.assert_allclose(torch.cat(seen)[:49].numpy(), expected, atol=1e-3)
+    np.testing.assert_allclose(_inputs(model, edf), expected, atol=1e-3)
+
+
+def test_a_standardised_model_without_its_statistics_is_refused(tmp_path):
+    """A checkpoint trained on standardised windows before the statistics were recorded
+    cannot be fed what it was trained on: refused when loaded, naming the file."""
+    _bonn_model(tmp_path, "channel")
+    saved = torch.load(tmp_path / "bonn_channel.ckpt", weights_only=False)
+    assert saved["datamodule_hyper_parameters"]["normalize"] == "channel"
+    for key in ("mean", "std"):
+        del saved["hyper_parameters"]["preprocessing"][key]
+    old = tmp_path / "before_statistics.ckpt"
+    torch.save(saved, old)
+    with pytest.raises(DataError, match=r"before_statistics.ckpt: trained on standardised "
+                                        r"windows \(normalize: channel\) but records no"):
+        load_model(old)
 
 
 def test_predict_asks_for_the_units_a_checkpoint_does_not_record(tmp_path):
@@ -353,3 +378,7 @@ def test_predict_asks_for_the_units_a_checkpoint_does_not_record(tmp_path):
     main(["--ckpt", str(ckpt), "--input", str(edf), "--out", str(tmp_path / "o"),
           "--scale", "1e6"])
     assert len(_rows(tmp_path / "o" / "new_windows.csv")) == 5
+    # the factor reaches the model: volts x 1e6 are the µV it was trained on
+    bonn_rate, uv = _edf_at_bonn_rate(tmp_path / "bonn_rate.edf")
+    seen = _inputs(load_model(ckpt), bonn_rate, scale=1e6)
+    np.testing.assert_allclose(seen, uv[: 49 * 348].reshape(49, 1, 348), atol=0.05)
