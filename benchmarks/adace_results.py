@@ -192,11 +192,16 @@ def combine(kind: str, ckpts: list[Path], trainer: L.Trainer, dm, task_cls,
             soup: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Labels and class probabilities on the whole test split of a ``"soup"`` (the weights
     averaged into the checkpoint ``soup``, one model) or an ``"ensemble"`` (probabilities
-    averaged) of the checkpoints."""
-    if kind == "soup":
-        ckpts = [merge_checkpoints(ckpts, soup)]
-    predictions = [predict_proba(trainer, task_cls.load_from_checkpoint(p, map_location="cpu"),
-                                 dm) for p in ckpts]
+    averaged) of the checkpoints. Each model is fed the test windows standardised with the
+    statistics its checkpoint records (a refit's come from train + val); the soup keeps the
+    first model's."""
+    if kind == "soup":  # a run and its refit saw other statistics: keep the first's
+        ckpts = [merge_checkpoints(ckpts, soup, preprocessing_from=0)]
+    predictions = []
+    for path in ckpts:
+        model = task_cls.load_from_checkpoint(path, map_location="cpu")
+        dm.standardise_as(model.hparams.get("preprocessing"))  # each model as it was trained
+        predictions.append(predict_proba(trainer, model, dm))
     # the test split comes in the same order each time
     return predictions[0][0], torch.stack([p for _, p in predictions]).mean(0)
 

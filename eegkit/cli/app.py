@@ -219,6 +219,19 @@ def metrics_line(name: str, summary: dict, report_dir: str | Path) -> str:
             f"kappa {summary['kappa']:.3f}  (n={summary['n']})  report: {report_dir}")
 
 
+def standardise_as_trained(datamodule: L.LightningDataModule, ckpt: str | Path) -> None:
+    """Have ``datamodule`` standardise with the statistics that checkpoint ``ckpt`` records
+    (when both standardise per channel), saying so when they are not the datamodule's own."""
+    standardise = getattr(datamodule, "standardise_as", None)
+    if standardise is None:  # sleep and latent datamodules do not standardise per channel
+        return
+    hparams = torch.load(ckpt, map_location="cpu", weights_only=False).get(
+        "hyper_parameters", {})
+    if standardise(hparams.get("preprocessing")):
+        print(f"[eegkit] {Path(ckpt).name}: inputs standardised with the checkpoint's training "
+              "statistics, which differ from this datamodule's training split")
+
+
 def evaluate_checkpoint(cli: EEGKitCLI, ckpt: str, report_dir: str | Path,
                         title: str = "", name: str = "test") -> dict:
     """Predict with ``ckpt`` on the datamodule's predict split and write the report.
@@ -227,6 +240,7 @@ def evaluate_checkpoint(cli: EEGKitCLI, ckpt: str, report_dir: str | Path,
     and, when predictions say which recording each item comes from, hypnogram PNGs; prints one
     :func:`metrics_line` headed by ``name`` (e.g. ``fold hmc``).
     """
+    standardise_as_trained(cli.datamodule, ckpt)
     trainer = cli.trainer
     if trainer.world_size > 1:  # gather-free evaluation: one process predicts everything
         trainer = L.Trainer(accelerator=trainer.accelerator, devices=1, logger=False,

@@ -133,7 +133,9 @@ def test_refit_is_tested_at_the_epoch_validation_chose(tmp_path):
 @pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
 def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
     """The soup averages the two models' weights (integer BatchNorm counters included), the
-    ensemble their class probabilities; both on the whole test split, neither trains."""
+    ensemble their class probabilities; both on the whole test split, neither trains. Every
+    model sees the test windows standardised as in its own training (the refit's statistics
+    come from train + val)."""
     from eegkit.cli.app import make_cli
     from eegkit.cli.fit import train
     from tests.cli.test_fit_evaluate import CONFIG, TINY
@@ -160,24 +162,33 @@ def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
 
     cli = make_cli(["--config", str(CONFIG), *data, "--out_dir", str(tmp_path / "p"),
                     *results.QUIET])
-    (y, p_full), (_, p_refit) = (
-        results.predict_proba(cli.trainer, cli.model, cli.datamodule, str(c)) for c in ckpts)
+    task_cls, dm = type(cli.model), cli.datamodule
+
+    def as_trained(path):  # test probabilities of the checkpoint, its own statistics
+        model = task_cls.load_from_checkpoint(path, map_location="cpu")
+        dm.standardise_as(model.hparams.preprocessing)
+        return results.predict_proba(cli.trainer, model, dm)
+
+    full_stats, refit_stats = (task_cls.load_from_checkpoint(c).hparams.preprocessing
+                               for c in ckpts)
+    assert not dm.standardise_as(full_stats)  # the run with validation: this split's own
+    assert dm.standardise_as(refit_stats)  # the refit's: train + val
+    (y, p_full), (_, p_refit) = (as_trained(c) for c in ckpts)
     assert not torch.allclose(p_full, p_refit)  # two different models
-    y_ens, p_ens = results.combine("ensemble", ckpts, cli.trainer, cli.datamodule,
-                                   type(cli.model))
+    y_ens, p_ens = results.combine("ensemble", ckpts, cli.trainer, dm, task_cls)
     assert torch.equal(y_ens, y) and torch.allclose(p_ens, (p_full + p_refit) / 2)
 
     # the soup: the two models' weights averaged (integer counters: the first model's)
     states = [torch.load(p, map_location="cpu", weights_only=False)["state_dict"]
               for p in ckpts]
-    model = type(cli.model).load_from_checkpoint(ckpts[0], map_location="cpu")
+    model = task_cls.load_from_checkpoint(ckpts[0], map_location="cpu")
     model.load_state_dict({k: (v + states[1][k]) / 2 if v.is_floating_point() else v
                            for k, v in states[0].items()})
-    _, expected = results.predict_proba(cli.trainer, model, cli.datamodule)
-    _, p_soup = results.combine("soup", ckpts, cli.trainer, cli.datamodule, type(cli.model),
-                                tmp_path / "soup.ckpt")
+    dm.standardise_as(full_stats)  # the soup keeps the first model's statistics
+    _, expected = results.predict_proba(cli.trainer, model, dm)
+    _, p_soup = results.combine("soup", ckpts, cli.trainer, dm, task_cls, tmp_path / "soup.ckpt")
     assert torch.allclose(p_soup, expected, atol=1e-6)
-    assert not torch.allclose(p_soup, p_ens, atol=1e-3)  # not the ensemble
+    assert not torch.allclose(p_soup, p_ens, atol=1e-5)  # not the ensemble (near-uniform)
 
     row = results.combine_one("har-official/image-full-soup", str(CONFIG), data, out)
     assert (out / "har-official_image-full-soup" / "checkpoints" / "soup.ckpt").is_file()
@@ -197,7 +208,7 @@ def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
                     "--trainer.max_epochs", "1", "--seed_everything", "2", *extra])
     refits = results.combined_checkpoints(out, seeds, [out, other])
     assert refits == [ckpts[1], other / "har-official_image-full-refit/checkpoints/epoch=000.ckpt"]
-    _, p_other = results.predict_proba(cli.trainer, cli.model, cli.datamodule, str(refits[1]))
+    _, p_other = as_trained(refits[1])
     row = results.combine_one(seeds, str(CONFIG), data, out, [out, other])
     expected = ((p_refit + p_other) / 2).argmax(-1)
     assert row["accuracy"] == pytest.approx(float((expected == y).float().mean()))

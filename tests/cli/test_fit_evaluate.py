@@ -72,8 +72,18 @@ def test_refit_without_validation_keeps_a_checkpoint_per_epoch(tmp_path, capsys)
     ckpts = sorted(p.name for p in (out / "checkpoints").glob("*.ckpt"))
     assert ckpts == ["epoch=000.ckpt", "epoch=001.ckpt", "last.ckpt"]
     capsys.readouterr()
-    assert evaluate(args=common)["n"] == 3  # the whole test split, with the last epoch
-    assert "evaluating its last epoch, epoch=001.ckpt" in capsys.readouterr().out
+    refit_metrics = evaluate(args=common)
+    assert refit_metrics["n"] == 3  # the whole test split, with the last epoch
+    printed = capsys.readouterr().out
+    assert "evaluating its last epoch, epoch=001.ckpt" in printed
+    assert "standardised with the checkpoint's" not in printed
+    # the config with a validation split standardises with other statistics: the
+    # checkpoint's own (train + val) are used, so the predictions are the same
+    at = common.index("--data.init_args.val_fraction")
+    with_val = common[:at] + common[at + 2:]
+    again = evaluate(args=[*with_val, "--ckpt_path", str(out / "checkpoints" / "last.ckpt")])
+    assert "last.ckpt: inputs standardised with the checkpoint's" in capsys.readouterr().out
+    assert again["confusion"] == refit_metrics["confusion"]
     summary = evaluate(args=[*common, "--ckpt_path", str(out / "checkpoints" / ckpts[0])])
     assert summary["n"] == 3
     for name in ckpts:

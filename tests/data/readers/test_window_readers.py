@@ -426,6 +426,21 @@ def test_datamodule_protocols_on_har_fixture(tmp_path):
     with pytest.raises(ValueError, match="val_fraction must be in"):
         WindowDataModule("uci_har", str(base), val_fraction=1.0)
 
+    # A refit's model is tested on windows standardised as in its training (train + val).
+    standardised = WindowDataModule("uci_har", str(base), protocol="official", val_fraction=0.0,
+                                    normalize="channel", cache_dir=str(tmp_path / "cache"))
+    refit_stats = standardised.preprocessing
+    assert not dm.standardise_as(dm.preprocessing)  # its own: nothing changes
+    assert dm.standardise_as(refit_stats)
+    assert dm.preprocessing["mean"] == pytest.approx(refit_stats["mean"])
+    raw = np.asarray(w.X[idx["test"][0]], dtype=np.float32)
+    expected = (raw - np.float32(refit_stats["mean"])[:, None]) / np.float32(
+        refit_stats["std"])[:, None]
+    np.testing.assert_allclose(dm._datasets["test"][0]["x"].numpy(), expected, rtol=1e-6)
+    assert not refit.standardise_as(refit_stats)  # no standardisation to replace
+    with pytest.raises(ValueError, match="statistics are for 2 channels.*has 9"):
+        dm.standardise_as({"mean": [0.0, 0.0], "std": [1.0, 1.0]})
+
     rnd = WindowDataModule("uci_har", str(base), protocol="random", test_fraction=0.25,
                            cache_dir=str(tmp_path / "cache"))
     rnd.setup()
