@@ -5,9 +5,9 @@ The result is an ordinary eegkit checkpoint: the first input's hyper-parameters 
 with the merged weights. Those hyper-parameters include how the model's input is prepared
 (``preprocessing``: units, filters, the training split's standardisation): inputs that disagree
 on it are refused unless ``preprocessing_from`` names the one to keep, since the merged model
-would otherwise silently predict with the first model's input statistics. The result has no
-optimiser, without the optimiser, scheduler, loop or callback state of the
-training run it came from (a merged model has no training run to resume). What was merged, and
+would otherwise silently predict with the first model's input statistics. The result holds
+no optimiser, scheduler, loop or callback state of the training run it came from (a merged
+model has no training run to resume). What was merged, and
 how, is recorded under the key ``"eegkit_merge"``. The file is written atomically.
 """
 
