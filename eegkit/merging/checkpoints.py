@@ -7,8 +7,8 @@ with the merged weights. Those hyper-parameters include how the model's input is
 on it are refused unless ``preprocessing_from`` names the one to keep, since the merged model
 would otherwise silently predict with the first model's input statistics. The result holds
 no optimiser, scheduler, loop or callback state of the training run it came from (a merged
-model has no training run to resume). What was merged, and
-how, is recorded under the key ``"eegkit_merge"``. The file is written atomically.
+model has no training run to resume). What was merged, and how, is recorded under the key
+``"eegkit_merge"``. The file is written atomically.
 """
 
 from __future__ import annotations
