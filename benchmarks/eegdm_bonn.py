@@ -274,13 +274,12 @@ def prediction_scores(proba: torch.Tensor, y: torch.Tensor, segments: np.ndarray
                       ) -> dict[str, float]:
     """Per-window and per-segment test metrics (the mean probabilities of a segment's windows
     decide) and, for two classes, the per-window AUROC."""
-    n_classes = proba.shape[1]
+    n_classes, keys = proba.shape[1], ("kappa", "bacc", "weighted_f1")
     windows = classification_metrics(n_classes)(proba.argmax(-1), y)
     seg_proba, seg_y, _ = group_mean(proba, y, segments)
     per_segment = classification_metrics(n_classes)(seg_proba.argmax(-1), seg_y)
-    result = {k: float(windows[k]) for k in ("kappa", "bacc", "weighted_f1")}
-    result.update({f"segment_{k}": float(per_segment[k])
-                   for k in ("kappa", "bacc", "weighted_f1")})
+    result = {k: float(windows[k]) for k in keys}
+    result.update({f"segment_{k}": float(per_segment[k]) for k in keys})
     if n_classes == 2:
         result["auroc"] = float(auroc(proba[:, 1], y))
     return result
@@ -298,13 +297,12 @@ def scored(result: dict[str, float], predictions: tuple) -> tuple[dict[str, floa
 
 
 def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path,
-              refit_epochs: int | None = None, seed: int | None = None
-              ) -> tuple[dict[str, float], tuple]:
+              refit_epochs: int | None, seed: int) -> tuple[dict[str, float], tuple]:
     """The LFT on the latents of backbone ``ckpt`` (``refit_epochs``: on train + val), seeded
-    with ``seed`` (default: the split seed); its metrics and test predictions."""
+    with ``seed``; its metrics and test predictions."""
     _, merge, names = TASKS[task_name]
     dm = latent_datamodule(args, split, ckpt, **refit_split(refit_epochs))
-    L.seed_everything(split if seed is None else seed)
+    L.seed_everything(seed)
     binary = {"loss": "bce", "pos_weight": "auto"} if args.balanced else {}
     task = EEGDMFinetuneTask(str(ckpt), lft_kwargs=lft_kwargs(args), merge_classes=merge,
                              class_names=names, lr=args.lft_lr, ema_decay=0.99, ema_start=0,
@@ -328,16 +326,14 @@ def lft_kwargs(args) -> dict[str, int]:
     return shape
 
 
-def run_eegnet(args, split: int, task_name: str, out: Path,
-               refit_epochs: int | None = None, seed: int | None = None
-               ) -> tuple[dict[str, float], tuple]:
+def run_eegnet(args, split: int, task_name: str, out: Path, refit_epochs: int | None,
+               seed: int) -> tuple[dict[str, float], tuple]:
     """braindecode EEGNet on the channel-standardised windows (``refit_epochs``: on
-    train + val), seeded with ``seed`` (default: the split seed); its metrics and test
-    predictions."""
+    train + val), seeded with ``seed``; its metrics and test predictions."""
     _, merge, names = TASKS[task_name]
     dm = window_datamodule(args, split, batch_size=32, step=args.step, normalize="channel",
                            **refit_split(refit_epochs))
-    L.seed_everything(split if seed is None else seed)
+    L.seed_everything(seed)
     task = ClassificationTask("eegnet", lr=1e-3, weight_decay=1e-4, merge_classes=merge,
                               class_names=names,
                               class_weights="balanced" if args.balanced else None)
