@@ -64,6 +64,7 @@ from eegkit.reports import plot_hypnogram
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.eegdm import EMBEDDED_BACKBONE, EEGDMFinetuneTask
 from eegkit.tasks.sleep_staging import SleepStagingTask
+from eegkit.utils.checkpoints import read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +118,12 @@ def load_model(ckpt: str | Path, map_location: str | torch.device = "cpu") -> L.
     Like any Lightning checkpoint, the file is unpickled: load only checkpoints you trust.
     """
     ckpt = Path(ckpt)
-    if not ckpt.is_file():
-        raise DataError(ckpt, "checkpoint file does not exist")
+    # memory-mapped: load_from_checkpoint below reads the weights
+    checkpoint = read_checkpoint(ckpt, mmap=True)
     try:
-        # a Lightning checkpoint holds plain Python objects (hyper-parameters) next to tensors
-        checkpoint = torch.load(ckpt, map_location=map_location, weights_only=False)
         hparams = checkpoint["hyper_parameters"]
         cls = _task_class(hparams)
-    except Exception as err:  # unpickling or a missing key: not a checkpoint of ours
+    except Exception as err:  # no hyper-parameters or an unknown task: not a checkpoint of ours
         raise DataError(ckpt, f"not an eegkit task checkpoint ({type(err).__name__}: {err})"
                         ) from None
     data = checkpoint.get("datamodule_hyper_parameters") or {}

@@ -51,6 +51,7 @@ from eegkit.demo import MANIFEST_NAME, ensure_corpus
 from eegkit.plugins import import_user_modules
 from eegkit.reports import write_hypnograms, write_report
 from eegkit.tasks.sleep_staging import SleepStagingTask  # noqa: F401
+from eegkit.utils.checkpoints import read_checkpoint
 from eegkit.utils.resources import load_config, resolve_config
 
 #: Lightning warnings that say nothing a user of eegkit can act on: the CSV fallback logger is
@@ -221,12 +222,13 @@ def metrics_line(name: str, summary: dict, report_dir: str | Path) -> str:
 
 def standardise_as_trained(datamodule: L.LightningDataModule, ckpt: str | Path) -> None:
     """Have ``datamodule`` standardise with the statistics that checkpoint ``ckpt`` records
-    (when both standardise per channel), saying so when they are not the datamodule's own."""
+    (when both standardise per channel), saying so when they are not the datamodule's own.
+    A missing or unreadable ``ckpt`` is a :class:`~eegkit.data.types.DataError` naming it."""
+    # memory-mapped: only the hyper-parameters are read here, trainer.predict reads the weights
+    hparams = read_checkpoint(ckpt, mmap=True).get("hyper_parameters", {})
     standardise = getattr(datamodule, "standardise_as", None)
     if standardise is None:  # sleep and latent datamodules do not standardise per channel
         return
-    hparams = torch.load(ckpt, map_location="cpu", weights_only=False).get(
-        "hyper_parameters", {})
     if standardise(hparams.get("preprocessing")):
         print(f"[eegkit] {Path(ckpt).name}: inputs standardised with the checkpoint's training "
               "statistics, which differ from this datamodule's training split")

@@ -22,6 +22,7 @@ import torch
 
 from eegkit.data.types import DataError
 from eegkit.merging.rules import check_method, merge
+from eegkit.utils.checkpoints import read_checkpoint
 
 #: Hyper-parameters that fix the architecture: checkpoints that differ in one are not merged.
 ARCHITECTURE_KEYS = ("model", "model_kwargs", "n_chans", "n_outputs", "n_times", "sfreq",
@@ -30,20 +31,6 @@ ARCHITECTURE_KEYS = ("model", "model_kwargs", "n_chans", "n_outputs", "n_times",
 MEANING_KEYS = ("ch_names", "class_names")
 #: Training state of the first run, dropped from the merged checkpoint.
 TRAINING_STATE = ("optimizer_states", "lr_schedulers", "loops", "callbacks")
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """A Lightning checkpoint on the CPU, with a clear error for a missing or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "no such checkpoint file")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a truncated or non-torch file: name it, not a pickle trace
-        raise DataError(path, f"not a readable checkpoint ({type(err).__name__}: {err})") from err
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise DataError(path, "not a Lightning checkpoint (no 'state_dict')")
-    return ckpt
 
 
 def merge_checkpoints(paths: Sequence[str | Path], out: str | Path, method: str = "average",
@@ -92,7 +79,7 @@ def merge_checkpoints(paths: Sequence[str | Path], out: str | Path, method: str 
     if preprocessing_from is not None and not 0 <= preprocessing_from < len(paths):
         raise ValueError(f"preprocessing_from={preprocessing_from} is not the index of one of "
                          f"the {len(paths)} checkpoints")
-    ckpts = [load_checkpoint(p) for p in paths]
+    ckpts = [read_checkpoint(p) for p in paths]
     hparams = [c.get("hyper_parameters", {}) for c in ckpts]
     first = hparams[0]
     for path, hp in zip(paths[1:], hparams[1:], strict=True):
@@ -110,7 +97,7 @@ def merge_checkpoints(paths: Sequence[str | Path], out: str | Path, method: str 
                                   "for one of them only; choose whose with "
                                   "preprocessing_from (--preprocessing-from INDEX)")
     states = [c["state_dict"] for c in ckpts]
-    reference = load_checkpoint(ancestor)["state_dict"] if ancestor is not None else states[0]
+    reference = read_checkpoint(ancestor)["state_dict"] if ancestor is not None else states[0]
     merged = {k: v for k, v in ckpts[0].items() if k not in TRAINING_STATE}
     if preprocessing_from is not None:
         merged["hyper_parameters"] = {**first, "preprocessing":
@@ -135,4 +122,4 @@ def merge_checkpoints(paths: Sequence[str | Path], out: str | Path, method: str 
     return out
 
 
-__all__ = ["ARCHITECTURE_KEYS", "load_checkpoint", "merge_checkpoints"]
+__all__ = ["ARCHITECTURE_KEYS", "merge_checkpoints"]

@@ -16,6 +16,7 @@ import torch
 
 from eegkit.cli.evaluate import evaluate
 from eegkit.cli.fit import train
+from eegkit.data.types import DataError
 from tests.conftest import REPO
 
 CONFIG = REPO / "configs" / "baselines" / "uci_har_eegnet.yaml"
@@ -86,6 +87,10 @@ def test_refit_without_validation_keeps_a_checkpoint_per_epoch(tmp_path, capsys)
     assert again["confusion"] == refit_metrics["confusion"]
     summary = evaluate(args=[*common, "--ckpt_path", str(out / "checkpoints" / ckpts[0])])
     assert summary["n"] == 3
+    cut = tmp_path / "cut.ckpt"  # an interrupted copy: named, before Lightning reads it
+    cut.write_bytes((out / "checkpoints" / ckpts[0]).read_bytes()[:1000])
+    with pytest.raises(DataError, match="cut.ckpt: not a readable checkpoint"):
+        evaluate(args=[*common, "--ckpt_path", str(cut)])
     for name in ckpts:
         (out / "checkpoints" / name).unlink()
     with pytest.raises(SystemExit, match="no best-\\*.ckpt or epoch=\\*.ckpt"):
@@ -136,7 +141,6 @@ def test_import_option_is_imported_before_the_config_is_parsed(tmp_path, monkeyp
 
 def test_bad_input_is_one_line_and_exit_status_2(capsys, monkeypatch):
     from eegkit.cli.console import run_script
-    from eegkit.data.types import DataError
 
     def fails(err):
         def command(args):

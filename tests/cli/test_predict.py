@@ -84,10 +84,14 @@ def test_load_model_returns_the_task_in_eval_mode_with_its_input(sleep_ckpt):
 def test_load_model_names_a_file_that_is_no_checkpoint(tmp_path):
     bad = tmp_path / "model.ckpt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(DataError, match="model.ckpt.*not an eegkit task checkpoint"):
+    with pytest.raises(DataError, match="model.ckpt: not a readable checkpoint"):
         load_model(bad)
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DataError, match="missing.ckpt: no such checkpoint file"):
         load_model(tmp_path / "missing.ckpt")
+    foreign = tmp_path / "foreign.ckpt"  # a Lightning checkpoint, but not of an eegkit task
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(DataError, match="foreign.ckpt: not an eegkit task checkpoint"):
+        load_model(foreign)
 
 
 def test_predict_unscored_edf_writes_every_epoch_partial_sequence_included(sleep_ckpt, tmp_path):
