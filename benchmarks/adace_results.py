@@ -32,6 +32,8 @@ Runs of each task:
   the ``image-full-refit`` models of several seeds, one per ``--seed-dirs`` folder (each the
   ``--out-dir`` of one ``--seed``), each at the epoch its own validation run chose. The heads
   of different seeds start from different random weights, which a soup does not undo;
+- ``image-full-seeds-ensemble``: the ``image-full`` models of several seeds (``--seed-dirs``),
+  each at its best validation epoch, their class probabilities averaged (no refit needed);
 - ``text-partial``: AdaCE-T (all-MiniLM-L6-v2, compact number format) likewise.
 
 Every run is ``train.py`` with a config of ``configs/adace`` (or ``configs/baselines``) and the
@@ -129,6 +131,10 @@ def runs(opts) -> dict[str, tuple[str, list[str], str]]:
                 f"configs/adace/{stem}_image_dinov2.yaml", path + split + full + size,
                 f"AdaCE-I, {how} of the {task}/image-full-refit models of --seed-dirs, "
                 f"no training")
+        out[f"{task}/image-full-seeds-ensemble"] = (
+            f"configs/adace/{stem}_image_dinov2.yaml", path + split + full + size,
+            f"AdaCE-I, mean class probabilities of the {task}/image-full models of "
+            f"--seed-dirs, each at its best validation epoch, no training")
         out[f"{task}/text-partial"] = (
             f"configs/adace/{stem}_text_minilm.yaml", path + split + partial,
             f"AdaCE-T, MiniLM-L6, last {opts.blocks} blocks + head, {opts.epochs} ep.")
@@ -154,6 +160,12 @@ def chosen_epoch(out_dir: Path, name: str) -> int:
     return checkpoint_epoch(best[-1])
 
 
+def best_checkpoint(out_dir: Path, full: str) -> Path:
+    """The best validation checkpoint of run ``full``."""
+    epoch = chosen_epoch(out_dir, full)
+    return run_dir(out_dir, full) / "checkpoints" / f"best-epoch={epoch:03d}.ckpt"
+
+
 def refit_checkpoint(out_dir: Path, full: str) -> Path:
     """The checkpoint of ``<full>-refit`` at the epoch that ``full`` chose on validation."""
     epoch = chosen_epoch(out_dir, full)
@@ -162,18 +174,18 @@ def refit_checkpoint(out_dir: Path, full: str) -> Path:
 
 def combined_checkpoints(out_dir: Path, name: str, seed_dirs: list[Path] = ()) -> list[Path]:
     """The models a soup or ensemble ``name`` combines: ``<task>/image-full`` at its best
-    validation epoch and ``<task>/image-full-refit`` at that same epoch; for the
-    ``-refit-seeds-`` rows, the ``<task>/image-full-refit`` model of each of ``seed_dirs``."""
+    validation epoch and ``<task>/image-full-refit`` at that same epoch; for the ``-seeds-``
+    rows, one model of each of ``seed_dirs``: its ``<task>/image-full-refit``
+    (``-refit-seeds-``) or its ``<task>/image-full`` at the best validation epoch."""
     full = name.split("/")[0] + "/image-full"
-    if "-refit-seeds-" in name:
+    if "-seeds-" in name:
         if len(seed_dirs) < 2:
-            raise SystemExit(f"{name} combines the refits of several seeds: give --seed-dirs "
+            raise SystemExit(f"{name} combines the models of several seeds: give --seed-dirs "
                              "with the --out-dir of two or more seeds")
-        ckpts = [refit_checkpoint(folder, full) for folder in seed_dirs]
+        pick = refit_checkpoint if "-refit-seeds-" in name else best_checkpoint
+        ckpts = [pick(folder, full) for folder in seed_dirs]
     else:
-        epoch = chosen_epoch(out_dir, full)
-        ckpts = [run_dir(out_dir, full) / "checkpoints" / f"best-epoch={epoch:03d}.ckpt",
-                 refit_checkpoint(out_dir, full)]
+        ckpts = [best_checkpoint(out_dir, full), refit_checkpoint(out_dir, full)]
     missing = [str(p) for p in ckpts if not p.exists()]
     if missing:
         raise SystemExit(f"{name}: missing {missing} (run {full} and {full}-refit first)")
@@ -311,7 +323,7 @@ def main(argv=None) -> list[dict]:
                         help="checkpoints and results.json (default: a temporary folder)")
     parser.add_argument("--seed-dirs", type=Path, nargs="+", default=[],
                         help="the --out-dir of each seed, for the image-full-refit-seeds-* "
-                             "rows")
+                             "and image-full-seeds-ensemble rows")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from <out-dir>/<run>/checkpoints/"
                              "last.ckpt (same options); default: train from the start")

@@ -213,3 +213,13 @@ def test_soup_and_ensemble_combine_the_run_and_its_refit(tmp_path, monkeypatch):
     expected = ((p_refit + p_other) / 2).argmax(-1)
     assert row["accuracy"] == pytest.approx(float((expected == y).float().mean()))
     assert f"--seed-dirs {out} {other}" in row["command"]
+    # or the validated image-full model of each seed, no refit
+    validated = results.combined_checkpoints(out, "har-official/image-full-seeds-ensemble",
+                                             [out, other])
+    assert validated == [ckpts[0],
+                         other / "har-official_image-full/checkpoints/best-epoch=000.ckpt"]
+    _, p_validated = as_trained(validated[1])
+    row = results.combine_one("har-official/image-full-seeds-ensemble", str(CONFIG), data, out,
+                              [out, other])
+    expected = ((p_full + p_validated) / 2).argmax(-1)
+    assert row["accuracy"] == pytest.approx(float((expected == y).float().mean()))
