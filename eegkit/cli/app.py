@@ -120,7 +120,14 @@ class HelpFormatter(DefaultHelpFormatter):
 
 
 class EEGKitCLI(LightningCLI):
-    """LightningCLI with eegkit's defaults (checkpoint on best validation macro-F1, last.ckpt)."""
+    """LightningCLI with eegkit's defaults (checkpoint on best validation macro-F1, last.ckpt).
+
+    ``announce=False`` keeps the notes about the parsed config to itself (a LODO fold
+    re-parses a command line whose notes were printed once already)."""
+
+    def __init__(self, *args, announce: bool = True, **kwargs):
+        self.announce = announce  # read while LightningCLI.__init__ parses
+        super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser):
         parser.add_argument("--resume", type=bool, default=True,
@@ -163,12 +170,15 @@ class EEGKitCLI(LightningCLI):
             config["checkpoint.monitor"] = None
             config["checkpoint.filename"] = "{epoch:03d}"
             config["trainer.limit_val_batches"] = 0  # Lightning then loads no validation data
-            print(f"[eegkit] val_fraction is 0: no validation, so checkpoints are kept by epoch "
-                  f"(epoch=*.ckpt, last.ckpt) instead of by {monitor}")
+            if self.announce:
+                print(f"[eegkit] val_fraction is 0: no validation, so checkpoints are kept by "
+                      f"epoch (epoch=*.ckpt, last.ckpt) instead of by {monitor}")
 
 
-def make_cli(args=None, description: str | None = None, prog: str | None = None) -> EEGKitCLI:
-    """Parse ``args`` (a config and overrides) and build the model, datamodule and Trainer."""
+def make_cli(args=None, description: str | None = None, prog: str | None = None,
+             announce: bool = True) -> EEGKitCLI:
+    """Parse ``args`` (a config and overrides) and build the model, datamodule and Trainer
+    (``announce``: see :class:`EEGKitCLI`)."""
     torch.set_float32_matmul_precision("high")
     quiet_lightning()
     with warnings.catch_warnings():
@@ -181,6 +191,7 @@ def make_cli(args=None, description: str | None = None, prog: str | None = None)
             subclass_mode_data=True,
             run=False,
             args=args,
+            announce=announce,
             save_config_kwargs={"overwrite": True},
             trainer_defaults={"callbacks": [EpochLines()]},
             auto_configure_optimizers=False,

@@ -36,7 +36,8 @@ def evaluate(args=None, description: str | None = None, prog: str | None = None)
         return evaluate_lodo(cli, args, description)
     report_dir = Path(cli.config["out_dir"]) / "report"
     if domain is not None:
-        cli = make_cli([*args, "--data.init_args.held_out", domain], description, prog)
+        cli = make_cli([*args, "--data.init_args.held_out", domain], description, prog,
+                       announce=False)
         report_dir = report_dir.with_name(f"report_{domain}")
     ckpt = cli.config.get("ckpt_path") or best_checkpoint(cli.config["out_dir"])
     return evaluate_checkpoint(cli, ckpt, report_dir, title=domain or "",

@@ -59,7 +59,7 @@ def run_lodo(cli, args: Sequence[str], description: str | None = None) -> dict:
             print(f"[eegkit] LODO fold {i}/{len(folds)} ({domain}) is complete, skipping")
             continue
         print(f"[eegkit] LODO fold {i}/{len(folds)}: held-out domain {domain}")
-        fold = make_cli([*args, *_fold_overrides(domain, out_dir)], description)
+        fold = make_cli([*args, *_fold_overrides(domain, out_dir)], description, announce=False)
         fit(fold)
         if fold.trainer.is_global_zero:
             evaluate_checkpoint(fold, best_checkpoint(out_dir / domain), report,
@@ -76,7 +76,7 @@ def evaluate_lodo(cli, args: Sequence[str], description: str | None = None) -> d
     if not folds:
         raise SystemExit(f"no trained LODO fold under {out_dir}")
     for domain in folds:
-        fold = make_cli([*args, *_fold_overrides(domain, out_dir)], description)
+        fold = make_cli([*args, *_fold_overrides(domain, out_dir)], description, announce=False)
         evaluate_checkpoint(fold, best_checkpoint(out_dir / domain),
                             out_dir / domain / "report", title=f"held out: {domain}",
                             name=f"fold {domain}")

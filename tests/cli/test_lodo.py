@@ -124,18 +124,24 @@ TINY_SDF = {"d_model": 16, "n_heads": 2, "n_layers": 1, "seq_heads": 2, "seq_mlp
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_demo_config_lodo_on_a_tiny_simulated_corpus(tiny_corpus, tmp_path):
-    """The demo config, end to end on two simulated sites with the real datamodule."""
+@pytest.mark.parametrize("val_fraction", ["0.5", "0"])
+def test_demo_config_lodo_on_a_tiny_simulated_corpus(tiny_corpus, tmp_path, val_fraction,
+                                                     capsys):
+    """The demo config, end to end on two simulated sites with the real datamodule; with
+    ``val_fraction: 0`` (a refit) each fold is tested with its last epoch, and the note
+    about it is printed once, not once per fold."""
     from eegkit.cli.fit import train
 
     out = tmp_path / "run"
     train(["--config", str(DEMO), "--out_dir", str(out),
            "--data.init_args.domains", json.dumps(corpus_domains(tiny_corpus)),
-           "--data.init_args.val_fraction", "0.5", "--data.init_args.batch_size", "2",
+           "--data.init_args.val_fraction", val_fraction, "--data.init_args.batch_size", "2",
            "--data.init_args.train_batches_per_epoch", "1",
            "--model.init_args.model_kwargs", json.dumps(TINY_SDF),
            "--trainer.max_epochs", "1", "--trainer.limit_val_batches", "1",
            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"])
+    printed = capsys.readouterr().out
+    assert printed.count("val_fraction is 0: no validation") == (val_fraction == "0")
     with open(out / "lodo_summary.csv") as f:
         rows = {r["domain"]: r for r in csv.DictReader(f)}
     assert list(rows) == ["sleep_edf", "hmc", "mean", "sd"]
