@@ -255,11 +255,10 @@ def refit_split(refit_epochs: int | None) -> dict[str, float]:
     return {} if refit_epochs is None else {"val_fraction": 0.0}
 
 
-def test_predictions(task, dm, windows: WindowDataModule
+def test_predictions(task, dm: WindowDataModule
                      ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """Class probabilities, (merged) labels and segment names of the test windows, in split
-    order. ``windows`` is the datamodule that owns the split (``dm`` itself, or the latents'
-    windows)."""
+    """Class probabilities, (merged) labels and segment names of the test windows of ``dm``
+    (windows or their latents), in split order."""
     probs, ys = [], []
     task.eval()
     with torch.no_grad():
@@ -267,7 +266,7 @@ def test_predictions(task, dm, windows: WindowDataModule
             out = task.predict_step(batch, i)  # labels merged by the task
             probs.append(out["proba"])
             ys.append(out["y_true"])
-    return torch.cat(probs), torch.cat(ys), windows.windows.group[windows.split_index["test"]]
+    return torch.cat(probs), torch.cat(ys), dm.windows.group[dm.split_index["test"]]
 
 
 def prediction_scores(proba: torch.Tensor, y: torch.Tensor, segments: np.ndarray
@@ -308,7 +307,7 @@ def run_eegdm(args, split: int, ckpt: Path, task_name: str, out: Path,
                              class_names=names, lr=args.lft_lr, ema_decay=0.99, ema_start=0,
                              ema_every=1, **binary)
     result = fit_and_test(args, task, dm, out, refit_epochs)
-    return scored(result, test_predictions(task, dm, dm.windows))
+    return scored(result, test_predictions(task, dm))
 
 
 def ensemble_scores(predictions: list[tuple]) -> dict[str, float]:
@@ -338,7 +337,7 @@ def run_eegnet(args, split: int, task_name: str, out: Path, refit_epochs: int | 
                               class_names=names,
                               class_weights="balanced" if args.balanced else None)
     result = fit_and_test(args, task, dm, out, refit_epochs)
-    return scored(result, test_predictions(task, dm, dm))
+    return scored(result, test_predictions(task, dm))
 
 
 # --------------------------------------------------------------------------------------------

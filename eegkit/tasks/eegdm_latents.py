@@ -14,13 +14,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from eegkit.cache import ArrayCache, cache_key
-from eegkit.data.datamodules.windows import WindowDataModule, WindowDataset
+from eegkit.data.datamodules.windows import WindowDataModule
 from eegkit.models.eegdm_lft import raw_latents
 from eegkit.models.eegdm_ssmdp import SSMDP, load_backbone
 
@@ -82,23 +80,25 @@ def cached_latents(
     return arrays["latents"]
 
 
-class EEGDMLatentDataModule(L.LightningDataModule):
-    """A :class:`~eegkit.data.datamodules.windows.WindowDataModule`'s splits, as backbone latents.
+class EEGDMLatentDataModule(WindowDataModule):
+    """A :class:`~eegkit.data.datamodules.windows.WindowDataModule` (same windows, labels and
+    splits) that serves each window's backbone latents instead of its signal.
 
     Parameters
     ----------
     backbone_ckpt : str
         Pretraining checkpoint (:class:`EEGDMPretrainTask`); its EMA backbone, scale, µ and
         ``train_sfreq`` are used.
+    dataset, path, protocol, val_fraction, test_fraction, seed, reader_kwargs, cache_dir
+        As for the window datamodule (same split; ``val_fraction=0``: no validation). Windows
+        are not standardised: the backbone applies its own input transform.
+    batch_size, num_workers : int
+    t_extract : int
+        Diffusion step given to the backbone (EEGDM: 1, clean input).
     channel_map : list of int, optional
         Backbone channel-embedding index of every data channel (default: the position), e.g.
         :data:`eegkit.data.pipelines.events.CHBMIT_TCP_INDEX` for CHB-MIT on a TUEV-pretrained
         backbone.
-    dataset, path, protocol, val_fraction, test_fraction, seed, reader_kwargs, cache_dir
-        As for the window datamodule (same split; ``val_fraction=0``: no validation).
-    batch_size, num_workers : int
-    t_extract : int
-        Diffusion step given to the backbone (EEGDM: 1, clean input).
     """
 
     def __init__(
@@ -109,80 +109,31 @@ class EEGDMLatentDataModule(L.LightningDataModule):
         protocol: str = "official",
         val_fraction: float = 0.2,
         test_fraction: float = 0.2,
-        seed: int = 0,
-        reader_kwargs: dict[str, Any] | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
+        seed: int = 0,
+        reader_kwargs: dict[str, Any] | None = None,
         t_extract: int = 1,
         channel_map: list[int] | None = None,
         cache_dir: str | None = None,
     ):
-        super().__init__()
-        self.save_hyperparameters()
-        self._windows = None
+        super().__init__(dataset, path, protocol, val_fraction, test_fraction, batch_size,
+                         num_workers, seed, reader_kwargs, normalize="none",
+                         cache_dir=cache_dir)
         self.latents: np.ndarray | None = None
-        self._datasets: dict[str, WindowDataset] = {}
 
-    @property
-    def windows(self):
-        """The underlying window datamodule (same split), built on first use."""
-        if self._windows is None:
-            # Not built in __init__: Lightning's save_hyperparameters would read our frame.
-            hp = self.hparams
-            self._windows = WindowDataModule(
-                hp.dataset, hp.path, hp.protocol, hp.val_fraction, hp.test_fraction,
-                hp.batch_size, hp.num_workers, hp.seed, hp.reader_kwargs, normalize="none",
-                cache_dir=hp.cache_dir)
-        return self._windows
-
-    n_chans = property(lambda self: self.windows.n_chans)
-    n_times = property(lambda self: self.windows.n_times)
-    sfreq = property(lambda self: self.windows.sfreq)
-    n_outputs = property(lambda self: self.windows.n_outputs)
-    class_names = property(lambda self: self.windows.class_names)
-    ch_names = property(lambda self: self.windows.ch_names)
-    preprocessing = property(lambda self: self.windows.preprocessing)
-    has_validation = property(lambda self: self.windows.has_validation)
-
-    def setup(self, stage: str | None = None) -> None:
-        if self._datasets:
-            return
+    def model_inputs(self, windows) -> np.ndarray:
+        """Latents ``(N, C, n_layers, n_pools, width)`` of every window, from the cache."""
         hp = self.hparams
-        self.windows.setup(stage)
-        w = self.windows.windows
         backbone, _ = load_backbone(hp.backbone_ckpt)
         data_key = {"dataset": hp.dataset, "path": str(Path(hp.path).resolve()),
-                    "reader": hp.reader_kwargs or {}, "n": len(w)}
-        self.latents = cached_latents(backbone, w.X, w.sfreq, data_key, hp.t_extract,
-                                      hp.channel_map, cache_dir=hp.cache_dir)
-        _, subject_code = np.unique(w.subject, return_inverse=True)
-        self._datasets = {name: WindowDataset(self.latents, w.y, subject_code, idx)
-                          for name, idx in self.windows.split_index.items()}
-
-    @property
-    def train_labels(self) -> np.ndarray:
-        """Labels of the training split (for class weights such as BCE's ``pos_weight``)."""
-        return self.windows.train_labels
+                    "reader": hp.reader_kwargs or {}, "n": len(windows)}
+        self.latents = cached_latents(backbone, windows.X, windows.sfreq, data_key,
+                                      hp.t_extract, hp.channel_map, cache_dir=hp.cache_dir)
+        return self.latents
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
         """``(C, n_layers, n_pools, width)`` of one item."""
         self.setup()
         return tuple(self.latents.shape[1:])
-
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        self.setup()
-        return DataLoader(self._datasets[name], batch_size=self.hparams.batch_size,
-                          shuffle=shuffle, num_workers=self.hparams.num_workers)
-
-    def train_dataloader(self):
-        return self._loader("train", True)
-
-    def val_dataloader(self):
-        return self._loader("val", False) if self.has_validation else []
-
-    def test_dataloader(self):
-        return self._loader("test", False)
-
-    def predict_dataloader(self):
-        return self._loader("test", False)

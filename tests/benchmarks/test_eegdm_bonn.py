@@ -126,9 +126,13 @@ def test_a_shorter_pretraining_is_continued_not_restarted(eegdm_bonn, tmp_path, 
 
 
 def test_segment_scores_average_the_windows_of_each_test_segment(eegdm_bonn):
-    class _Split:  # the two attributes of a window datamodule that name the test segments
+    class _Data:  # what test_predictions reads of a window datamodule: the test segments
         windows = argparse.Namespace(group=np.array(["Z001", "Z001", "S001", "S001", "S002"]))
         split_index = {"test": np.array([0, 1, 2, 3, 4])}
+
+        @staticmethod
+        def test_dataloader():
+            return [None]
 
     class _Task:  # window probabilities, as predict_step returns them
         proba = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.0, 1.0], [0.3, 0.7]])
@@ -139,8 +143,7 @@ def test_segment_scores_average_the_windows_of_each_test_segment(eegdm_bonn):
         def predict_step(self, batch, batch_idx):
             return {"proba": self.proba, "y_true": torch.tensor([0, 0, 1, 1, 1])}
 
-    data = argparse.Namespace(test_dataloader=lambda: [None])
-    predictions = eegdm_bonn.test_predictions(_Task(), data, _Split())
+    predictions = eegdm_bonn.test_predictions(_Task(), _Data())
     scores = eegdm_bonn.prediction_scores(*predictions)
     # Z001 averages to [0.55, 0.45] (right); S001 to [0.3, 0.7] and S002 [0.3, 0.7] (right)
     assert scores["segment_kappa"] == pytest.approx(1.0)

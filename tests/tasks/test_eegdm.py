@@ -173,7 +173,7 @@ def test_finetune_on_cached_latents_and_on_the_fly(bonn_folder, pretrained, tmp_
     assert set(task.hparams.class_names) == {"rest", "seizure"}
     # the same model on raw windows computes identical latents on the fly
     task.eval()
-    raw = torch.from_numpy(np.asarray(dm.windows.windows.X[:4], dtype=np.float32))
+    raw = torch.from_numpy(np.asarray(dm.windows.X[:4], dtype=np.float32))
     on_the_fly = task.latents(raw)
     torch.testing.assert_close(on_the_fly, torch.from_numpy(
         np.asarray(dm.latents[:4], dtype=np.float32)), atol=2e-3, rtol=1e-2)
@@ -193,8 +193,8 @@ def test_finetune_on_cached_latents_and_on_the_fly(bonn_folder, pretrained, tmp_
                                   reader_kwargs={"chunk": CHUNK}, cache_dir=str(tmp_path / "cache"))
     refit.setup()
     assert not refit.has_validation and refit.val_dataloader() == []
-    split = dm.windows.split_index
-    assert np.array_equal(refit.windows.split_index["test"], split["test"])
+    split = dm.split_index
+    assert np.array_equal(refit.split_index["test"], split["test"])
     assert len(refit.train_labels) == len(split["train"]) + len(split["val"])
 
 

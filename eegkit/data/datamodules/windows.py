@@ -172,6 +172,9 @@ class WindowDataModule(L.LightningDataModule):
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.save_hyperparameters()
+        # an attribute, not only a hyper-parameter: a subclass may fix it (LightningCLI saves
+        # the subclass's own arguments as its hyper-parameters)
+        self.normalize = normalize
         self.windows: Windows | None = None
         self.split_index: dict[str, np.ndarray] = {}
         self._datasets: dict[str, WindowDataset] = {}
@@ -213,7 +216,7 @@ class WindowDataModule(L.LightningDataModule):
             pre = dict(self._load().meta.get("preprocessing") or {})
         else:
             pre = window_preprocessing(self.hparams.reader_kwargs or {})
-        if self.hparams.normalize == "channel":
+        if self.normalize == "channel":
             self.setup()
             stats = self._datasets["train"]
             pre["mean"] = stats.mean[:, 0].tolist()
@@ -233,7 +236,7 @@ class WindowDataModule(L.LightningDataModule):
         bool
             Whether the statistics in use changed.
         """
-        if self.hparams.normalize != "channel" or "mean" not in (preprocessing or {}):
+        if self.normalize != "channel" or "mean" not in (preprocessing or {}):
             return False
         self.setup()
         current = self._datasets["train"]
@@ -289,14 +292,21 @@ class WindowDataModule(L.LightningDataModule):
         }
         _, subject_code = np.unique(w.subject, return_inverse=True)
         mean = std = None
-        if self.hparams.normalize == "channel":
+        if self.normalize == "channel":
             train = np.asarray(w.X[np.sort(self.split_index["train"])], dtype=np.float64)
             mean = train.mean(axis=(0, 2))[:, None].astype(np.float32)
             std = np.maximum(train.std(axis=(0, 2)), 1e-8)[:, None].astype(np.float32)
+        inputs = self.model_inputs(w)
         self._datasets = {
-            name: WindowDataset(w.X, w.y, subject_code, idx, mean, std)
+            name: WindowDataset(inputs, w.y, subject_code, idx, mean, std)
             for name, idx in self.split_index.items()
         }
+
+    def model_inputs(self, windows: Windows) -> np.ndarray:
+        """What the loaders serve for each of ``windows`` (indexed like ``windows.X``): the
+        signals; a subclass may serve something computed from them
+        (:class:`~eegkit.tasks.eegdm_latents.EEGDMLatentDataModule`: backbone latents)."""
+        return windows.X
 
     @property
     def train_labels(self) -> np.ndarray:
