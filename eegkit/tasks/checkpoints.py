@@ -1,4 +1,4 @@
-"""Read a Lightning checkpoint with an error that names the file."""
+"""Read a task's Lightning checkpoint with an error that names the file."""
 
 from __future__ import annotations
 
