@@ -238,7 +238,7 @@ def standardise_as_trained(datamodule: L.LightningDataModule, ckpt: str | Path) 
     # memory-mapped: only the hyper-parameters are read here, trainer.predict reads the weights
     hparams = read_checkpoint(ckpt, mmap=True).get("hyper_parameters", {})
     standardise = getattr(datamodule, "standardise_as", None)
-    if standardise is None:  # sleep and latent datamodules do not standardise per channel
+    if standardise is None:  # sleep datamodules do not standardise per channel
         return
     if standardise(hparams.get("preprocessing")):
         print(f"[eegkit] {Path(ckpt).name}: inputs standardised with the checkpoint's training "
