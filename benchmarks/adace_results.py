@@ -188,7 +188,8 @@ def combined_checkpoints(out_dir: Path, name: str, seed_dirs: list[Path] = ()) -
         ckpts = [best_checkpoint(out_dir, full), refit_checkpoint(out_dir, full)]
     missing = [str(p) for p in ckpts if not p.exists()]
     if missing:
-        raise SystemExit(f"{name}: missing {missing} (run {full} and {full}-refit first)")
+        runs = full if "-seeds-" in name and "-refit-" not in name else f"{full} and {full}-refit"
+        raise SystemExit(f"{name}: missing {missing} (run {runs} first)")
     return ckpts
 
 

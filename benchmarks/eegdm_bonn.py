@@ -85,6 +85,7 @@ from torchmetrics.functional.classification import binary_auroc as auroc
 from eegkit.data.datamodules.windows import WindowDataModule
 from eegkit.metrics import classification_metrics, group_mean, mean_sd, seed_summary
 from eegkit.reports import format_seed_table
+from eegkit.tasks.checkpoints import read_checkpoint
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.eegdm import DelayedEarlyStopping, EEGDMFinetuneTask, EEGDMPretrainTask
 from eegkit.tasks.eegdm_latents import EEGDMLatentDataModule
@@ -245,8 +246,9 @@ def fit_and_test(args, task, dm, out: Path, refit_epochs: int | None = None
     result = trainer.test(task, dm, ckpt_path=ckpt_path, verbose=False)[0]
     result = {k.removeprefix("test/"): float(v) for k, v in result.items()}
     result["epochs"] = trainer.current_epoch
-    result["best_epoch"] = refit_epochs or torch.load(
-        best.best_model_path, map_location="cpu", weights_only=False)["epoch"] + 1
+    # memory-mapped: only the epoch is read, not the weights that test() just used
+    result["best_epoch"] = refit_epochs or read_checkpoint(
+        best.best_model_path, mmap=True)["epoch"] + 1
     return result
 
 
