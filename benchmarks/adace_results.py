@@ -182,13 +182,15 @@ def combined_checkpoints(out_dir: Path, name: str, seed_dirs: list[Path] = ()) -
         if len(seed_dirs) < 2:
             raise SystemExit(f"{name} combines the models of several seeds: give --seed-dirs "
                              "with the --out-dir of two or more seeds")
-        pick = refit_checkpoint if "-refit-seeds-" in name else best_checkpoint
+        refit = "-refit-seeds-" in name
+        pick = refit_checkpoint if refit else best_checkpoint
         ckpts = [pick(folder, full) for folder in seed_dirs]
     else:
+        refit = True
         ckpts = [best_checkpoint(out_dir, full), refit_checkpoint(out_dir, full)]
     missing = [str(p) for p in ckpts if not p.exists()]
     if missing:
-        runs = full if "-seeds-" in name and "-refit-" not in name else f"{full} and {full}-refit"
+        runs = f"{full} and {full}-refit" if refit else full
         raise SystemExit(f"{name}: missing {missing} (run {runs} first)")
     return ckpts
 
