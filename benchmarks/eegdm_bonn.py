@@ -41,8 +41,9 @@ Protocol (all methods see exactly the same windows and splits):
   seed runs, and an extra row per method scores each split's ensemble: the mean test
   probabilities of its N models ("..., ensemble of N seeds"; mean ± sd over splits).
 
-CPU-sized: the backbone is ``--width`` wide with state ``--d-state`` (default 64 and 64: 398k
-parameters, not the paper's 5.3M; 142k at 32 and 32), 6 blocks, pretrained for
+CPU-sized: the backbone is ``--width`` wide with state ``--d-state`` and ``--blocks`` deep
+(default 64, 64 and 6: 398k parameters, not the paper's 5.9M; 142k at 32, 32 and 6; 1.2M at
+the paper's 20 blocks), pretrained for
 ``--pretrain-steps`` steps (16 windows a batch, 512-sample crops, EMA 0.99); the LFT is as
 wide as the backbone, with 4 fusion tokens and 2 classification blocks (``--lft cpu``; ``--lft
 paper`` gives the spec's 16 fusion tokens, 8 heads, FFN 4x and 8 classification blocks at the
@@ -159,7 +160,8 @@ def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float | Non
     start = time.perf_counter()
     dm = window_datamodule(args, split, batch_size=16)
     L.seed_everything(split)
-    backbone = {**BACKBONE, "width": args.width, "d_state": args.d_state}
+    backbone = {**BACKBONE, "width": args.width, "d_state": args.d_state,
+                "n_blocks": args.blocks}
     task = EEGDMPretrainTask(backbone, n_chans=dm.n_chans, sfreq=dm.sfreq, scale=0.01,
                              crop=512, lr=args.pretrain_lr, ema_start=50, ema_every=1,
                              ema_decay=0.99)
@@ -363,7 +365,8 @@ def command_for(args, method: str, task_name: str) -> str:
              "--patience", str(args.patience), "--start-epoch", str(args.start_epoch),
              "--pretrain-steps", str(args.pretrain_steps),
              "--pretrain-lr", str(args.pretrain_lr), "--width", str(args.width),
-             "--d-state", str(args.d_state), "--step", str(args.step),
+             "--d-state", str(args.d_state), "--blocks", str(args.blocks),
+             "--step", str(args.step),
              "--threads", str(args.threads), "--lft", args.lft, "--lft-lr", str(args.lft_lr),
              "--only", method.removesuffix(ENSEMBLE).removesuffix(REFIT), "--task", task_name]
     if args.seeds > 1:
@@ -380,7 +383,7 @@ def print_tables(args, results, timings) -> None:
           + (f" × {args.seeds} classifier seeds (ensembles: over splits)" if args.seeds > 1
              else "") + " (%); backbone pretraining "
           f"{args.pretrain_steps} steps; "
-          f"(width {args.width}, state {args.d_state}); LFT {args.lft} "
+          f"(width {args.width}, state {args.d_state}, {args.blocks} blocks); LFT {args.lft} "
           f"({lft_kwargs(args)}), peak learning rate {args.lft_lr}; "
           + ("class-balanced losses, early stopping on validation BAcc, " if args.balanced
              else "early stopping on validation κ, ")
@@ -428,6 +431,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pretrain-lr", type=float, default=2e-3)
     p.add_argument("--width", type=int, default=BACKBONE["width"], help="backbone width")
     p.add_argument("--d-state", type=int, default=BACKBONE["d_state"], help="S4D state size")
+    p.add_argument("--blocks", type=int, default=BACKBONE["n_blocks"],
+                   help="backbone residual blocks (the LFT gets one fusion block each)")
     p.add_argument("--lft", choices=list(LFT), default="cpu",
                    help="LFT shape: 'cpu' (4 fusion tokens, 2 classification blocks) or "
                         "'paper' (the spec's 16 tokens, 8 heads, FFN 4x, 8 blocks)")
