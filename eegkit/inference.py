@@ -148,7 +148,8 @@ def _extract_backbone(ckpt: Path, record: dict) -> Path:
     """The backbone embedded in LFT checkpoint ``ckpt`` as a file that
     :func:`~eegkit.models.eegdm_ssmdp.load_backbone` reads, written once (atomically) under
     the eegkit cache, keyed by the checkpoint's content."""
-    digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16]
+    with ckpt.open("rb") as f:  # streamed: the checkpoint is never whole in memory
+        digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
     folder = default_root() / "eegdm_backbones" / digest
     if not (folder / "backbone.ckpt").is_file():
         with publish_atomically(folder, complete="backbone.ckpt") as tmp:
