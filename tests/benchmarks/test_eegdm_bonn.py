@@ -90,7 +90,8 @@ def _tiny_bonn(tmp_path):
         for i in range(1, 5):
             (tmp_path / "bonn" / s / f"{s}{i:03d}.txt").write_text(
                 "".join(f"{v}\n" for v in rng.integers(-500, 500, 4097)))
-    return argparse.Namespace(data=tmp_path / "bonn", width=8, d_state=8, pretrain_lr=2e-3)
+    return argparse.Namespace(data=tmp_path / "bonn", width=8, d_state=8, blocks=2,
+                              pretrain_lr=2e-3)
 
 
 def test_a_backbone_checkpoint_of_the_same_settings_is_reused(eegdm_bonn, tmp_path):
