@@ -86,11 +86,11 @@ from torchmetrics.functional.classification import binary_auroc as auroc
 from eegkit.data.datamodules.windows import WindowDataModule
 from eegkit.metrics import classification_metrics, group_mean, mean_sd, seed_summary
 from eegkit.reports import format_seed_table
-from eegkit.tasks.checkpoints import read_checkpoint
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.eegdm import DelayedEarlyStopping, EEGDMFinetuneTask, EEGDMPretrainTask
 from eegkit.tasks.eegdm_latents import EEGDMLatentDataModule
 from eegkit.tasks.stopping import StopAfterEpoch
+from eegkit.utils.checkpoints import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 870

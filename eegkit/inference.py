@@ -61,10 +61,10 @@ from eegkit.data.readers.edf import (
 from eegkit.data.types import EPOCH_SEC, STAGES, UNSCORED, DataError, Recording
 from eegkit.models import model_info
 from eegkit.reports import plot_hypnogram
-from eegkit.tasks.checkpoints import read_checkpoint
 from eegkit.tasks.classification import ClassificationTask
 from eegkit.tasks.eegdm import EMBEDDED_BACKBONE, EEGDMFinetuneTask
 from eegkit.tasks.sleep_staging import SleepStagingTask
+from eegkit.utils.checkpoints import read_checkpoint
 
 log = logging.getLogger(__name__)
 

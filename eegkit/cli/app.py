@@ -50,8 +50,8 @@ from eegkit.cli.console import pop_imports
 from eegkit.demo import MANIFEST_NAME, ensure_corpus
 from eegkit.plugins import import_user_modules
 from eegkit.reports import write_hypnograms, write_report
-from eegkit.tasks.checkpoints import read_checkpoint
 from eegkit.tasks.sleep_staging import SleepStagingTask  # noqa: F401
+from eegkit.utils.checkpoints import read_checkpoint
 from eegkit.utils.resources import load_config, resolve_config
 
 #: Lightning warnings that say nothing a user of eegkit can act on: the CSV fallback logger is

@@ -22,7 +22,7 @@ import torch
 
 from eegkit.data.types import DataError
 from eegkit.merging.rules import check_method, merge
-from eegkit.tasks.checkpoints import read_checkpoint
+from eegkit.utils.checkpoints import read_checkpoint
 
 #: Hyper-parameters that fix the architecture: checkpoints that differ in one are not merged.
 ARCHITECTURE_KEYS = ("model", "model_kwargs", "n_chans", "n_outputs", "n_times", "sfreq",

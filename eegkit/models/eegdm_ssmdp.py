@@ -26,9 +26,11 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from eegkit.data.types import DataError
 from eegkit.diffusion.mulaw import to_backbone_scale
 from eegkit.models import register_model
 from eegkit.models.layers.s4d import S4D
+from eegkit.utils.checkpoints import read_checkpoint
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -189,6 +191,7 @@ def eegdm_ssmdp(n_chans: int = 22, n_outputs: int = 1, n_times: int | None = Non
 
 
 _EMA_PREFIX = "ema.model."  # the pretraining task's EMA copy: the weights the backbone uses
+_BACKBONE_HPARAMS = ("n_chans", "sfreq", "train_sfreq", "scale", "mu")
 
 
 def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
@@ -198,10 +201,23 @@ def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
     it is read here, without the task, so that models (the end-to-end ``eegdm``) never depend
     on training code. The backbone carries the pretraining input transform (``scale``, ``mu``,
     ``train_sfreq``).
+
+    Raises
+    ------
+    DataError
+        When the file is missing, unreadable, or not a pretraining checkpoint.
     """
-    # a Lightning checkpoint holds plain Python objects (hyper-parameters) next to tensors
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    hp = dict(ckpt["hyper_parameters"])
+    ckpt = read_checkpoint(checkpoint)
+    hp = dict(ckpt.get("hyper_parameters") or {})
+    missing = [k for k in _BACKBONE_HPARAMS if k not in hp]
+    if missing:
+        problem = f"hyper-parameters lack {', '.join(missing)}"
+    elif not any(k.startswith(_EMA_PREFIX) for k in ckpt["state_dict"]):
+        problem = "no EMA backbone weights"
+    else:
+        problem = None
+    if problem:  # say, a fine-tuned classifier's checkpoint given as the backbone
+        raise DataError(checkpoint, f"not an EEGDM pretraining checkpoint ({problem})")
     backbone = SSMDP(n_channels=hp["n_chans"], rate=hp["train_sfreq"] / hp["sfreq"],
                      scale=hp["scale"], mu=hp["mu"], train_sfreq=hp["train_sfreq"],
                      **(hp.get("backbone_kwargs") or {}))

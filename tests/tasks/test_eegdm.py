@@ -121,6 +121,25 @@ def test_checkpoints_with_the_old_last_residual_projection_still_load(pretrained
         torch.testing.assert_close(a, b)
 
 
+def test_a_bad_backbone_checkpoint_is_named_with_the_problem(pretrained, tmp_path):
+    _, ckpt = pretrained
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(ckpt.read_bytes()[:2000])
+    with pytest.raises(DataError, match="cut.ckpt: not a readable checkpoint"):
+        load_backbone(cut)
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=False)
+    classifier = tmp_path / "classifier.ckpt"  # hyper-parameters of another task
+    torch.save({**checkpoint, "hyper_parameters": {"n_outputs": 5}}, classifier)
+    with pytest.raises(DataError, match="classifier.ckpt: not an EEGDM pretraining checkpoint "
+                                        r"\(hyper-parameters lack n_chans, sfreq"):
+        load_backbone(classifier)
+    no_ema = tmp_path / "no_ema.ckpt"
+    torch.save({**checkpoint, "state_dict": {k: v for k, v in checkpoint["state_dict"].items()
+                                             if not k.startswith("ema.")}}, no_ema)
+    with pytest.raises(DataError, match="no_ema.ckpt: .* \\(no EMA backbone weights\\)"):
+        load_backbone(no_ema)
+
+
 def test_a_zero_step_checkpoint_holds_the_untrained_backbone(bonn_folder, tmp_path):
     """The random-init control of benchmarks/eegdm_bonn.py: fit for 0 steps, then save."""
     dm = WindowDataModule("bonn", str(bonn_folder), "group", 0.25, 0.25, batch_size=8,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from eegkit.data.types import DataError
-from eegkit.tasks.checkpoints import read_checkpoint
+from eegkit.utils.checkpoints import read_checkpoint
 
 
 def test_memory_mapped_read_gives_the_same_checkpoint(tmp_path):
