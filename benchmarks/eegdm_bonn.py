@@ -65,11 +65,19 @@ Each backbone's line gives its diffusion loss on the split's validation windows 
 steps and noise), to see whether more pretraining steps still lower it.
 
 Every table row is printed with the command that reproduces it.
+
+Each split's results are kept in ``<out>/split<s>/<task>/results.json`` (with the settings
+that made them), so splits run as separate processes (one thread each, side by side) make one
+table afterwards: ``--report`` prints it from those files without training anything::
+
+    python benchmarks/eegdm_bonn.py --task 5class --splits 0 &   # likewise 1 and 2
+    python benchmarks/eegdm_bonn.py --task 5class --report       # mean ± sd over 0, 1, 2
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import shlex
@@ -114,6 +122,10 @@ ENSEMBLE = "-ensemble"  # suffix of the row of a method's seed ensemble
 SEED_STRIDE = 100  # classifier seed k of split s: s + 100 k
 METRICS = ("kappa", "bacc", "weighted_f1", "auroc")
 SEGMENT_METRICS = ("segment_kappa", "segment_bacc", "segment_weighted_f1")
+#: the options that decide a split's results (not where or how fast they are computed)
+RESULT_SETTINGS = ("data", "pretrain_steps", "pretrain_lr", "width", "d_state", "blocks", "lft",
+                   "lft_lr", "step", "max_epochs", "patience", "start_epoch", "balanced",
+                   "seeds", "quick")
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,6 +357,72 @@ def run_eegnet(args, split: int, task_name: str, out: Path, refit_epochs: int | 
 
 
 # --------------------------------------------------------------------------------------------
+# Results kept per split
+# --------------------------------------------------------------------------------------------
+
+
+def results_path(args, split: int, task_name: str) -> Path:
+    return args.out / f"split{split}" / task_name / "results.json"
+
+
+def result_settings(args) -> dict:
+    """The values of :data:`RESULT_SETTINGS` (the data folder resolved)."""
+    settings = {k: getattr(args, k) for k in RESULT_SETTINGS}
+    settings["data"] = str(Path(args.data).resolve())
+    return settings
+
+
+def read_results(args, split: int, task_name: str) -> dict:
+    """The rows kept for ``split`` / ``task_name`` (``{}`` when none, or kept with other
+    settings); each row is ``{"runs": [metrics per seed], "seconds": training time}``."""
+    path = results_path(args, split, task_name)
+    if not path.is_file():
+        return {}
+    kept = json.loads(path.read_text())
+    return kept["rows"] if kept["settings"] == result_settings(args) else {}
+
+
+def save_results(args, split: int, task_name: str, rows: dict) -> None:
+    """Add ``rows`` to the split's kept results (other settings' results are replaced); the
+    file is replaced atomically."""
+    path = results_path(args, split, task_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"settings": result_settings(args),
+              "rows": {**read_results(args, split, task_name), **rows}}
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(record, indent=1))
+    os.replace(partial, path)
+
+
+def add_split(results: dict, timings: dict, task_name: str, rows: dict) -> None:
+    """Append one split's ``rows`` (as :func:`save_results` keeps them) to the ``results``
+    and ``timings`` that :func:`print_tables` takes."""
+    for m, row in rows.items():
+        results[task_name][m] += row["runs"]
+        if (task_name, m) in timings:  # ensembles train nothing of their own
+            timings[task_name, m] += row["seconds"]
+
+
+def kept_results(args, rows: list[str]) -> tuple[dict, dict]:
+    """``results`` and ``timings`` as :func:`print_tables` takes them, from the files of
+    every split and task asked for; exits naming the first file that lacks a row."""
+    results = {t: {m: [] for m in rows} for t in args.task}
+    timings = {(t, m): 0.0 for t in args.task for m in rows if not m.endswith(ENSEMBLE)}
+    for split in args.splits:
+        for task_name in args.task:
+            kept = read_results(args, split, task_name)
+            missing = [m for m in rows if m not in kept]
+            if missing:
+                path = results_path(args, split, task_name)
+                why = ("kept with other settings" if path.is_file() and not kept
+                       else f"no row {', '.join(missing)}")
+                raise SystemExit(f"{path}: {why}; run split {split} with these options "
+                                 "(without --report) first")
+            add_split(results, timings, task_name, {m: kept[m] for m in rows})
+    return results, timings
+
+
+# --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
 
@@ -462,11 +540,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--backbones-only", action="store_true",
                    help="pretrain (or reuse) the backbones and print their validation "
                         "diffusion loss; no latents, no classifiers")
+    p.add_argument("--report", action="store_true",
+                   help="train nothing: print the tables from the results kept in --out by "
+                        "earlier runs of these splits with these options")
     p.add_argument("--quick", action="store_true",
                    help="functional check: split 0, 5 pretraining steps, 1 epoch, disjoint windows")
     args = p.parse_args()
     if args.data is None:
         p.error("no Bonn data: give --data /path/to/bonn (or set EEGKIT_BONN)")
+    if args.report and args.backbones_only:
+        p.error("--report prints kept classifier results; --backbones-only trains backbones")
     if args.seeds < 1:
         p.error(f"--seeds must be at least 1, got {args.seeds}")
     if args.quick:
@@ -483,6 +566,9 @@ def main() -> None:
     wall = time.perf_counter()
     methods = [m + suffix for m in args.only for suffix in ("", REFIT)[:1 + args.refit]]
     rows = [m + suffix for m in methods for suffix in ("", ENSEMBLE)[:1 + (args.seeds > 1)]]
+    if args.report:
+        print_tables(args, *kept_results(args, rows))
+        return
     results: dict[str, dict[str, list]] = {t: {m: [] for m in rows} for t in args.task}
     timings = {(t, m): 0.0 for t in args.task for m in methods}
     backbone_time = {m: 0.0 for m in ("pretrained", "random") if m in args.only}
@@ -505,6 +591,7 @@ def main() -> None:
             continue
         for task_name in args.task:
             chosen = {}  # (method, seed) -> the best epoch of its run with validation
+            kept = {m: {"runs": [], "seconds": 0.0} for m in rows}  # this split's rows
             for method in methods:
                 base = method.removesuffix(REFIT)
                 predictions = []
@@ -519,8 +606,8 @@ def main() -> None:
                             run_eegdm(args, split, ckpts[base], task_name, run_out, epochs,
                                       seed))
                     chosen[method, seed] = r["best_epoch"]
-                    timings[task_name, method] += time.perf_counter() - start
-                    results[task_name][method].append(r)
+                    kept[method]["seconds"] += time.perf_counter() - start
+                    kept[method]["runs"].append(r)
                     predictions.append(p)
                     print(f"[eegdm_bonn] split {split} / {task_name} / {method} / seed {seed}: "
                           + ", ".join(f"{k} {r[k]:.3f}" for k in (*METRICS, *SEGMENT_METRICS)
@@ -528,7 +615,9 @@ def main() -> None:
                           + f"; {r['epochs']} epochs (best {r['best_epoch']}), "
                           f"{time.perf_counter() - start:.0f} s", flush=True)
                 if args.seeds > 1:
-                    results[task_name][method + ENSEMBLE].append(ensemble_scores(predictions))
+                    kept[method + ENSEMBLE]["runs"].append(ensemble_scores(predictions))
+            save_results(args, split, task_name, kept)
+            add_split(results, timings, task_name, kept)
     if args.backbones_only:
         return
     print_tables(args, results, timings)

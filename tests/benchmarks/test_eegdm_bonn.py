@@ -238,3 +238,41 @@ def test_refit_rows_are_named_and_rerun_with_the_flag(eegdm_bonn, monkeypatch, t
     refit = eegdm_bonn.command_for(args, "eegnet-refit", "5class")
     assert "--only eegnet --task 5class" in refit and refit.endswith("--refit")
     assert "--refit" not in eegdm_bonn.command_for(args, "eegnet", "5class")
+
+
+def _run(kappa, seconds):
+    """One kept row: one run whose every metric is ``kappa``."""
+    metrics = dict.fromkeys(("kappa", "bacc", "weighted_f1", "segment_kappa", "segment_bacc",
+                             "segment_weighted_f1"), kappa)
+    return {"runs": [{**metrics, "epochs": 25, "best_epoch": 22}], "seconds": seconds}
+
+
+def test_splits_run_apart_make_one_table_with_report(eegdm_bonn, monkeypatch, tmp_path, capsys):
+    """Each process keeps its split's rows; --report combines them and trains nothing."""
+    argv = ["eegdm_bonn.py", "--data", str(tmp_path), "--out", str(tmp_path / "out"),
+            "--task", "5class", "--only", "pretrained", "random", "--splits", "0", "1"]
+    monkeypatch.setattr("sys.argv", argv)
+    args = eegdm_bonn.parse_args()
+    for split, kappa in ((0, 0.8), (1, 0.9)):  # two processes, one row each
+        eegdm_bonn.save_results(args, split, "5class", {"pretrained": _run(kappa, 10.0)})
+        eegdm_bonn.save_results(args, split, "5class", {"random": _run(kappa - 0.1, 5.0)})
+    assert not list((tmp_path / "out").rglob("*.partial"))  # written by rename
+    results, timings = eegdm_bonn.kept_results(args, ["pretrained", "random"])
+    assert [r["kappa"] for r in results["5class"]["pretrained"]] == [0.8, 0.9]
+    assert [r["kappa"] for r in results["5class"]["random"]] == pytest.approx([0.7, 0.8])
+    assert timings == {("5class", "pretrained"): 20.0, ("5class", "random"): 10.0}
+
+    monkeypatch.setattr("sys.argv", [*argv, "--report"])
+    eegdm_bonn.main()
+    out = capsys.readouterr().out
+    assert "| EEGDM, pretrained backbone | 85.00 ± 7.07 |" in out
+    assert "pretraining gain (pretrained − random init, per run, mean ± sd): kappa +10.00" in out
+
+    monkeypatch.setattr("sys.argv", [*argv, "--report", "--splits", "0", "1", "2"])  # no 2
+    with pytest.raises(SystemExit, match=r"split2/5class/results.json: .* run split 2"):
+        eegdm_bonn.main()
+    args.width = 128  # the kept rows are another backbone's
+    with pytest.raises(SystemExit, match="split0/5class/results.json: kept with other settings"):
+        eegdm_bonn.kept_results(args, ["pretrained"])
+    eegdm_bonn.save_results(args, 0, "5class", {"pretrained": _run(0.5, 1.0)})  # replaces
+    assert eegdm_bonn.read_results(args, 0, "5class") == {"pretrained": _run(0.5, 1.0)}
