@@ -43,7 +43,7 @@ Protocol (all methods see exactly the same windows and splits):
 
 CPU-sized: the backbone is ``--width`` wide with state ``--d-state`` and ``--blocks`` deep
 (default 64, 64 and 6: 398k parameters, not the paper's 5.9M; 142k at 32, 32 and 6; 1.2M at
-the paper's 20 blocks), pretrained for
+the paper's 20 blocks; 1.35M at the paper's width and state, 128), pretrained for
 ``--pretrain-steps`` steps (16 windows a batch, 512-sample crops, EMA 0.99); the LFT is as
 wide as the backbone, with 4 fusion tokens and 2 classification blocks (``--lft cpu``; ``--lft
 paper`` gives the spec's 16 fusion tokens, 8 heads, FFN 4x and 8 classification blocks at the
