@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "eegkit"
 #: Layers from the bottom up; a module belongs to the longest prefix that names it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("eegkit", "eegkit.registry", "eegkit.cache", "eegkit.plugins", "eegkit.utils"),
-    ("eegkit.metrics", "eegkit.data.types"),
+    # the checkpoint reader names bad files with DataError
+    ("eegkit.metrics", "eegkit.data.types", "eegkit.utils.checkpoints"),
     ("eegkit.data", "eegkit.data.preprocess", "eegkit.data.splits", "eegkit.data.samplers",
      "eegkit.data.edf_writer"),
     ("eegkit.data.readers",),
