@@ -210,13 +210,10 @@ def load_backbone(checkpoint: str | Path) -> tuple[SSMDP, dict[str, Any]]:
     ckpt = read_checkpoint(checkpoint)
     hp = dict(ckpt.get("hyper_parameters") or {})
     missing = [k for k in _BACKBONE_HPARAMS if k not in hp]
-    if missing:
-        problem = f"hyper-parameters lack {', '.join(missing)}"
-    elif not any(k.startswith(_EMA_PREFIX) for k in ckpt["state_dict"]):
-        problem = "no EMA backbone weights"
-    else:
-        problem = None
-    if problem:  # say, a fine-tuned classifier's checkpoint given as the backbone
+    if missing or not any(k.startswith(_EMA_PREFIX) for k in ckpt["state_dict"]):
+        # say, a fine-tuned classifier's checkpoint given as the backbone
+        problem = f"hyper-parameters lack {', '.join(missing)}" if missing else (
+            "no EMA backbone weights")
         raise DataError(checkpoint, f"not an EEGDM pretraining checkpoint ({problem})")
     backbone = SSMDP(n_channels=hp["n_chans"], rate=hp["train_sfreq"] / hp["sfreq"],
                      scale=hp["scale"], mu=hp["mu"], train_sfreq=hp["train_sfreq"],
