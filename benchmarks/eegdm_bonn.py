@@ -394,6 +394,14 @@ def save_results(args, split: int, task_name: str, rows: dict) -> None:
     os.replace(partial, path)
 
 
+def empty_tables(args, rows: list[str]) -> tuple[dict, dict]:
+    """Empty ``results`` (runs per task and row) and ``timings`` (seconds per task and
+    trained row) as :func:`print_tables` takes them."""
+    results = {t: {m: [] for m in rows} for t in args.task}
+    timings = {(t, m): 0.0 for t in args.task for m in rows if not m.endswith(ENSEMBLE)}
+    return results, timings
+
+
 def add_split(results: dict, timings: dict, task_name: str, rows: dict) -> None:
     """Append one split's ``rows`` (as :func:`save_results` keeps them) to the ``results``
     and ``timings`` that :func:`print_tables` takes."""
@@ -406,8 +414,7 @@ def add_split(results: dict, timings: dict, task_name: str, rows: dict) -> None:
 def kept_results(args, rows: list[str]) -> tuple[dict, dict]:
     """``results`` and ``timings`` as :func:`print_tables` takes them, from the files of
     every split and task asked for; exits naming the first file that lacks a row."""
-    results = {t: {m: [] for m in rows} for t in args.task}
-    timings = {(t, m): 0.0 for t in args.task for m in rows if not m.endswith(ENSEMBLE)}
+    results, timings = empty_tables(args, rows)
     for split in args.splits:
         for task_name in args.task:
             kept = read_results(args, split, task_name)
@@ -569,8 +576,7 @@ def main() -> None:
     if args.report:
         print_tables(args, *kept_results(args, rows))
         return
-    results: dict[str, dict[str, list]] = {t: {m: [] for m in rows} for t in args.task}
-    timings = {(t, m): 0.0 for t in args.task for m in methods}
+    results, timings = empty_tables(args, rows)
     backbone_time = {m: 0.0 for m in ("pretrained", "random") if m in args.only}
     for split in args.splits:
         out = args.out / f"split{split}"
