@@ -104,6 +104,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHUNK = 870
 SPLIT = {"protocol": "group", "val_fraction": 0.2, "test_fraction": 0.2}
 BACKBONE = {"width": 64, "n_blocks": 6, "d_state": 64, "cond_dim": 128}
+SAVE_EVERY = 100  # pretraining steps between the backbone checkpoint's interim saves
 LFT = {  # --lft name -> LFT shape (its width is the backbone's; FFN width as a multiple)
     "cpu": {"n_fusion_tokens": 4, "n_heads": 4, "ffn_ratio": 2, "n_cls_blocks": 2},
     "paper": {"n_fusion_tokens": 16, "n_heads": 8, "ffn_ratio": 4, "n_cls_blocks": 8},
@@ -167,7 +168,10 @@ def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float | Non
     the same architecture, seed and input transform, so everything downstream is identical.
     A checkpoint already at ``path`` with the same settings is kept (returns ``None``); one of
     the same settings but fewer steps is trained on to ``steps`` (the learning rate is
-    constant, so this is the longer run continued, not restarted).
+    constant, so this is the longer run continued, not restarted). Training also writes
+    ``path`` every ``SAVE_EVERY`` steps, so an interrupted pretraining (the paper-size backbone
+    takes over an hour here) continues from its last save; the seconds returned are this
+    process's.
     """
     start = time.perf_counter()
     dm = window_datamodule(args, split, batch_size=16)
@@ -187,13 +191,29 @@ def backbone_checkpoint(args, split: int, steps: int, path: Path) -> float | Non
     trainer = L.Trainer(default_root_dir=path.parent, accelerator="cpu", max_steps=steps,
                         gradient_clip_val=1.0, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, enable_checkpointing=False,
-                        limit_val_batches=0, num_sanity_val_steps=0)
+                        limit_val_batches=0, num_sanity_val_steps=0,
+                        callbacks=[SaveEvery(path, SAVE_EVERY)])
     trainer.fit(task, dm, ckpt_path=resume)
+    save_atomically(trainer, path)
+    return time.perf_counter() - start
+
+
+class SaveEvery(L.Callback):
+    """Write the training state to ``path`` every ``every`` optimiser steps."""
+
+    def __init__(self, path: Path, every: int):
+        self.path, self.every = path, every
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step % self.every == 0 and trainer.global_step < trainer.max_steps:
+            save_atomically(trainer, self.path)
+
+
+def save_atomically(trainer: L.Trainer, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     trainer.save_checkpoint(partial)
     os.replace(partial, path)  # an interrupted write leaves the previous checkpoint intact
-    return time.perf_counter() - start
 
 
 def backbone_steps(path: Path, task: L.LightningModule, dm: L.LightningDataModule

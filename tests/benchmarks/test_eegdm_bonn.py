@@ -126,6 +126,29 @@ def test_a_shorter_pretraining_is_continued_not_restarted(eegdm_bonn, tmp_path, 
     assert np.isfinite(loss) and loss == eegdm_bonn.validation_loss(args, 0, ckpt)  # fixed noise
 
 
+def test_an_interrupted_pretraining_continues_from_its_last_save(eegdm_bonn, tmp_path,
+                                                                 monkeypatch, capsys):
+    args = _tiny_bonn(tmp_path)
+    ckpt = tmp_path / "split0" / "backbone-pretrained.ckpt"
+
+    class _PowerCut(eegdm_bonn.SaveEvery):
+        def on_train_batch_end(self, trainer, *rest):
+            super().on_train_batch_end(trainer, *rest)
+            if trainer.global_step == 3:
+                raise RuntimeError("power cut")
+
+    monkeypatch.setattr(eegdm_bonn, "SAVE_EVERY", 2)
+    with monkeypatch.context() as m:
+        m.setattr(eegdm_bonn, "SaveEvery", _PowerCut)
+        with pytest.raises(RuntimeError, match="power cut"):
+            eegdm_bonn.backbone_checkpoint(args, 0, 5, ckpt)
+    assert torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"] == 2
+    eegdm_bonn.backbone_checkpoint(args, 0, 5, ckpt)
+    assert "from step 2 to 5" in capsys.readouterr().out
+    assert torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"] == 5
+    assert not list(ckpt.parent.glob("*.partial"))
+
+
 def test_segment_scores_average_the_windows_of_each_test_segment(eegdm_bonn):
     class _Data:  # what test_predictions reads of a window datamodule: the test segments
         windows = argparse.Namespace(group=np.array(["Z001", "Z001", "S001", "S001", "S002"]))
