@@ -210,10 +210,16 @@ class SaveEvery(L.Callback):
 
 
 def save_atomically(trainer: L.Trainer, path: Path) -> None:
+    write_atomically(path, trainer.save_checkpoint)
+
+
+def write_atomically(path: Path, write) -> None:
+    """``write(partial)`` a sibling file, then rename it to ``path``: an interrupted write
+    leaves the previous file intact."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    trainer.save_checkpoint(partial)
-    os.replace(partial, path)  # an interrupted write leaves the previous checkpoint intact
+    write(partial)
+    os.replace(partial, path)
 
 
 def backbone_steps(path: Path, task: L.LightningModule, dm: L.LightningDataModule
@@ -405,13 +411,10 @@ def read_results(args, split: int, task_name: str) -> dict:
 def save_results(args, split: int, task_name: str, rows: dict) -> None:
     """Add ``rows`` to the split's kept results (other settings' results are replaced); the
     file is replaced atomically."""
-    path = results_path(args, split, task_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {"settings": result_settings(args),
               "rows": {**read_results(args, split, task_name), **rows}}
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(record, indent=1))
-    os.replace(partial, path)
+    write_atomically(results_path(args, split, task_name),
+                     lambda partial: partial.write_text(json.dumps(record, indent=1)))
 
 
 def empty_tables(args, rows: list[str]) -> tuple[dict, dict]:
